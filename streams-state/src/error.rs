@@ -1,0 +1,28 @@
+//! Errors raised by state stores.
+
+/// An error from a state store or one of its layers.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The store was used after [`crate::StateStore::close`].
+    #[error("state store `{store}` is closed")]
+    Closed {
+        /// Name of the store.
+        store: String,
+    },
+    /// The changelog sink refused a change.
+    #[error("state store `{store}` could not log a change to its changelog: {reason}")]
+    Changelog {
+        /// Name of the store.
+        store: String,
+        /// What the sink reported.
+        reason: String,
+    },
+    /// The storage engine failed (I/O, corruption, ...).
+    #[error("state store `{store}` storage engine failed: {reason}")]
+    Engine {
+        /// Name of the store.
+        store: String,
+        /// What the engine reported.
+        reason: String,
+    },
+}

@@ -1,0 +1,27 @@
+//! State stores for the streams framework.
+//!
+//! Stores are byte-oriented and layered, as in Kafka Streams: an engine at the bottom
+//! ([`memory::InMemoryKeyValueStore`], RocksDB later), a logging layer that writes every change
+//! to the store's changelog through a [`ChangelogSink`], and a caching layer that coalesces
+//! updates per key between commits. Typed access (serdes) is added by `streams-core`; this crate
+//! knows nothing of Kafka.
+//!
+//! ```
+//! use streams_state::memory::InMemoryKeyValueStore;
+//! use streams_state::KeyValueStore;
+//!
+//! let mut store = InMemoryKeyValueStore::new("counts");
+//! store.put(b"alice", b"1")?;
+//! assert_eq!(store.get(b"alice")?, Some(b"1".to_vec()));
+//! # Ok::<(), streams_state::StateError>(())
+//! ```
+
+mod error;
+pub mod memory;
+pub mod store;
+
+pub use error::StateError;
+pub use store::{
+    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier,
+    KeyValueIterator, KeyValueStore, RecordClock, StateStore,
+};
