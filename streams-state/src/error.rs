@@ -25,4 +25,21 @@ pub enum StateError {
         /// What the engine reported.
         reason: String,
     },
+    /// A store or layer was configured with values it cannot work with.
+    #[error("state store `{store}` is misconfigured: {reason}")]
+    Config {
+        /// Name of the store.
+        store: String,
+        /// What is wrong with the configuration.
+        reason: String,
+    },
+    /// A store builder has logging enabled but was given no changelog sink to log to.
+    #[error(
+        "state store `{store}` has change logging enabled but no changelog sink was given; \
+         pass a sink to `build` or disable logging with `with_logging_disabled()`"
+    )]
+    MissingChangelogSink {
+        /// Name of the store.
+        store: String,
+    },
 }

@@ -17,10 +17,13 @@
 //! ```
 
 mod error;
+pub mod logging;
 pub mod memory;
 pub mod store;
 
 pub use error::StateError;
+pub use logging::LoggingKeyValueStore;
+pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier,
     KeyValueIterator, KeyValueStore, RecordClock, StateStore,

@@ -1,0 +1,184 @@
+//! The change-logging layer: every change is applied to the wrapped store and sent to the
+//! store's changelog (Kafka Streams' `ChangeLoggingKeyValueBytesStore`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::store::{
+    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValueIterator, KeyValueStore, RecordClock,
+    StateStore,
+};
+use crate::StateError;
+
+/// A key-value store layer that sends each change to a [`ChangelogSink`].
+///
+/// Writes go to the wrapped store first and then to the sink, stamped with the timestamp of the
+/// record being processed as read from the shared [`RecordClock`]:
+///
+/// * `put` logs the new value;
+/// * `put_if_absent` logs the new value only when it wrote it (no value was stored);
+/// * `delete` always logs a tombstone (`value: None`), whether or not a value was stored, as
+///   Kafka Streams does.
+///
+/// Reads, `flush`, `close` and [`KeyValueStore::restore_batch`] go straight to the wrapped
+/// store; restoring never writes to the changelog. A refused send becomes
+/// [`StateError::Changelog`]; the wrapped store has already applied the change by then, so the
+/// task owning the store should treat the error as fatal (as a Kafka Streams task does).
+pub struct LoggingKeyValueStore {
+    inner: Box<dyn KeyValueStore>,
+    sink: Box<dyn ChangelogSink>,
+    clock: Arc<RecordClock>,
+}
+
+impl LoggingKeyValueStore {
+    /// Wraps `inner`, logging its changes to `sink` with timestamps read from `clock`.
+    pub fn new(
+        inner: Box<dyn KeyValueStore>,
+        sink: Box<dyn ChangelogSink>,
+        clock: Arc<RecordClock>,
+    ) -> Self {
+        LoggingKeyValueStore { inner, sink, clock }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &dyn KeyValueStore {
+        self.inner.as_ref()
+    }
+
+    fn log(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
+        let timestamp = self.clock.timestamp();
+        self.sink
+            .send(key, value, timestamp)
+            .map_err(|reason| StateError::Changelog {
+                store: self.inner.name().to_owned(),
+                reason,
+            })
+    }
+}
+
+impl fmt::Debug for LoggingKeyValueStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggingKeyValueStore")
+            .field("name", &self.inner.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateStore for LoggingKeyValueStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<(), StateError> {
+        self.inner.close()
+    }
+
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+}
+
+impl KeyValueStore for LoggingKeyValueStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.inner.get(key)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.inner.put(key, value)?;
+        self.log(key, Some(value))
+    }
+
+    fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let previous = self.inner.put_if_absent(key, value)?;
+        if previous.is_none() {
+            self.log(key, Some(value))?;
+        }
+        Ok(previous)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let previous = self.inner.delete(key)?;
+        self.log(key, None)?;
+        Ok(previous)
+    }
+
+    fn range<'a>(&'a self, from: &[u8], to: &[u8]) -> Result<KeyValueIterator<'a>, StateError> {
+        self.inner.range(from, to)
+    }
+
+    fn prefix_scan<'a>(&'a self, prefix: &[u8]) -> Result<KeyValueIterator<'a>, StateError> {
+        self.inner.prefix_scan(prefix)
+    }
+
+    fn all<'a>(&'a self) -> Result<KeyValueIterator<'a>, StateError> {
+        self.inner.all()
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64, StateError> {
+        self.inner.approximate_num_entries()
+    }
+
+    fn restore_batch(&mut self, batch: &[ChangelogRecord]) -> Result<(), StateError> {
+        self.inner.restore_batch(batch)
+    }
+
+    fn caching_enabled(&self) -> bool {
+        self.inner.caching_enabled()
+    }
+
+    fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
+        self.inner.drain_flushed()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::memory::InMemoryKeyValueStore;
+    use std::sync::Mutex;
+
+    struct VecSink(Arc<Mutex<Vec<ChangelogRecord>>>);
+
+    impl ChangelogSink for VecSink {
+        fn send(&mut self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<(), String> {
+            self.0.lock().unwrap().push(ChangelogRecord {
+                key: key.to_vec(),
+                value: value.map(<[u8]>::to_vec),
+                timestamp,
+            });
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn put_if_absent_that_does_not_write_logs_nothing() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let clock = RecordClock::shared();
+        let mut store = LoggingKeyValueStore::new(
+            Box::new(InMemoryKeyValueStore::new("s")),
+            Box::new(VecSink(log.clone())),
+            clock.clone(),
+        );
+        clock.set(5);
+        assert_eq!(store.put_if_absent(b"k", b"1").unwrap(), None);
+        clock.set(6);
+        assert_eq!(
+            store.put_if_absent(b"k", b"2").unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![ChangelogRecord {
+                key: b"k".to_vec(),
+                value: Some(b"1".to_vec()),
+                timestamp: 5
+            }]
+        );
+        assert_eq!(store.get(b"k").unwrap(), Some(b"1".to_vec()));
+    }
+}
