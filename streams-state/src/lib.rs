@@ -16,11 +16,13 @@
 //! # Ok::<(), streams_state::StateError>(())
 //! ```
 
+pub mod caching;
 mod error;
 pub mod logging;
 pub mod memory;
 pub mod store;
 
+pub use caching::{cache_entry_size, CachingKeyValueStore, CACHE_ENTRY_OVERHEAD_BYTES};
 pub use error::StateError;
 pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
