@@ -16,16 +16,20 @@
 //! # Ok::<(), streams_state::StateError>(())
 //! ```
 
+pub mod builder;
 pub mod caching;
 mod error;
 pub mod logging;
 pub mod memory;
+pub mod restore;
 pub mod store;
 
+pub use builder::{KeyValueStoreBuilder, Stores};
 pub use caching::{cache_entry_size, CachingKeyValueStore, CACHE_ENTRY_OVERHEAD_BYTES};
 pub use error::StateError;
 pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
+pub use restore::restore_all;
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier,
     KeyValueIterator, KeyValueStore, RecordClock, StateStore,
