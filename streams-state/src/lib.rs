@@ -1,10 +1,12 @@
 //! State stores for the streams framework.
 //!
 //! Stores are byte-oriented and layered, as in Kafka Streams: an engine at the bottom
-//! ([`memory::InMemoryKeyValueStore`], RocksDB later), a logging layer that writes every change
-//! to the store's changelog through a [`ChangelogSink`], and a caching layer that coalesces
-//! updates per key between commits. Typed access (serdes) is added by `streams-core`; this crate
-//! knows nothing of Kafka.
+//! ([`memory::InMemoryKeyValueStore`], RocksDB later), a logging layer
+//! ([`LoggingKeyValueStore`]) that writes every change to the store's changelog through a
+//! [`ChangelogSink`], and a caching layer ([`CachingKeyValueStore`]) that coalesces updates per
+//! key between commits. A [`KeyValueStoreBuilder`] (see [`Stores`]) assembles the stack for each
+//! task, and [`restore_all`] replays a changelog into a store. Typed access (serdes) is added by
+//! `streams-core`; this crate knows nothing of Kafka.
 //!
 //! ```
 //! use streams_state::memory::InMemoryKeyValueStore;
