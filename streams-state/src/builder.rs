@@ -123,11 +123,7 @@ impl KeyValueStoreBuilder {
             store = Box::new(LoggingKeyValueStore::new(store, sink, Arc::clone(&clock)));
         }
         if self.cache_max_bytes > 0 {
-            store = Box::new(CachingKeyValueStore::new(
-                store,
-                self.cache_max_bytes,
-                clock,
-            )?);
+            store = Box::new(CachingKeyValueStore::new(store, self.cache_max_bytes, clock)?);
         }
         Ok(store)
     }
@@ -150,16 +146,12 @@ pub enum Stores {}
 
 impl Stores {
     /// A supplier of in-memory key-value stores called `name`.
-    pub fn in_memory_key_value_store(
-        name: impl Into<String>,
-    ) -> Arc<dyn KeyValueBytesStoreSupplier> {
+    pub fn in_memory_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
         Arc::new(InMemoryKeyValueBytesStoreSupplier::new(name))
     }
 
     /// A builder for key-value stores from `supplier` (logging enabled, caching disabled).
-    pub fn key_value_store_builder(
-        supplier: Arc<dyn KeyValueBytesStoreSupplier>,
-    ) -> KeyValueStoreBuilder {
+    pub fn key_value_store_builder(supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> KeyValueStoreBuilder {
         KeyValueStoreBuilder::new(supplier)
     }
 }

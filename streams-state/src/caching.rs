@@ -10,10 +10,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::memory::prefix_successor;
-use crate::store::{
-    ChangelogRecord, FlushedEntry, KeyValue, KeyValueIterator, KeyValueStore, RecordClock,
-    StateStore,
-};
+use crate::store::{ChangelogRecord, FlushedEntry, KeyValue, KeyValueIterator, KeyValueStore, RecordClock, StateStore};
 use crate::StateError;
 
 /// Bytes counted for each cached entry on top of its key and value lengths.
@@ -89,11 +86,7 @@ impl CachingKeyValueStore {
     /// Wraps `inner` with a cache of at most `max_bytes` bytes, stamping writes with `clock`.
     ///
     /// Fails with [`StateError::Config`] when `max_bytes` is 0.
-    pub fn new(
-        inner: Box<dyn KeyValueStore>,
-        max_bytes: usize,
-        clock: Arc<RecordClock>,
-    ) -> Result<Self, StateError> {
+    pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, clock: Arc<RecordClock>) -> Result<Self, StateError> {
         if max_bytes == 0 {
             return Err(StateError::Config {
                 store: inner.name().to_owned(),
@@ -342,17 +335,11 @@ impl CachingKeyValueStore {
         assert_eq!(lru.len(), self.entries.len(), "lru index size");
         assert_eq!(
             self.dirty.len(),
-            self.entries
-                .values()
-                .filter(|e| e.dirty_seq.is_some())
-                .count(),
+            self.entries.values().filter(|e| e.dirty_seq.is_some()).count(),
             "dirty index size"
         );
         assert_eq!(bytes, self.current_bytes, "size accounting");
-        assert!(
-            self.current_bytes <= self.max_bytes,
-            "cache over its maximum"
-        );
+        assert!(self.current_bytes <= self.max_bytes, "cache over its maximum");
     }
 }
 
@@ -495,9 +482,7 @@ impl KeyValueStore for CachingKeyValueStore {
             Some(next) => Bound::Excluded(next.as_slice()),
             None => Bound::Unbounded,
         };
-        let cached = self
-            .entries
-            .range::<[u8], _>((Bound::Included(prefix), upper));
+        let cached = self.entries.range::<[u8], _>((Bound::Included(prefix), upper));
         Ok(self.merge(cached, stored))
     }
 
@@ -548,12 +533,8 @@ mod tests {
 
     #[test]
     fn zero_size_is_rejected() {
-        let err = CachingKeyValueStore::new(
-            Box::new(InMemoryKeyValueStore::new("s")),
-            0,
-            RecordClock::shared(),
-        )
-        .unwrap_err();
+        let err =
+            CachingKeyValueStore::new(Box::new(InMemoryKeyValueStore::new("s")), 0, RecordClock::shared()).unwrap_err();
         assert!(matches!(err, StateError::Config { .. }), "{err}");
     }
 

@@ -33,6 +33,6 @@ pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
 pub use restore::restore_all;
 pub use store::{
-    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier,
-    KeyValueIterator, KeyValueStore, RecordClock, StateStore,
+    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,
+    KeyValueStore, RecordClock, StateStore,
 };

@@ -5,8 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::store::{
-    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValueIterator, KeyValueStore, RecordClock,
-    StateStore,
+    ChangelogRecord, ChangelogSink, FlushedEntry, KeyValueIterator, KeyValueStore, RecordClock, StateStore,
 };
 use crate::StateError;
 
@@ -32,11 +31,7 @@ pub struct LoggingKeyValueStore {
 
 impl LoggingKeyValueStore {
     /// Wraps `inner`, logging its changes to `sink` with timestamps read from `clock`.
-    pub fn new(
-        inner: Box<dyn KeyValueStore>,
-        sink: Box<dyn ChangelogSink>,
-        clock: Arc<RecordClock>,
-    ) -> Self {
+    pub fn new(inner: Box<dyn KeyValueStore>, sink: Box<dyn ChangelogSink>, clock: Arc<RecordClock>) -> Self {
         LoggingKeyValueStore { inner, sink, clock }
     }
 
@@ -167,10 +162,7 @@ mod tests {
         clock.set(5);
         assert_eq!(store.put_if_absent(b"k", b"1").unwrap(), None);
         clock.set(6);
-        assert_eq!(
-            store.put_if_absent(b"k", b"2").unwrap(),
-            Some(b"1".to_vec())
-        );
+        assert_eq!(store.put_if_absent(b"k", b"2").unwrap(), Some(b"1".to_vec()));
         assert_eq!(
             *log.lock().unwrap(),
             vec![ChangelogRecord {

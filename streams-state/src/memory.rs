@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
-use crate::store::{
-    ChangelogRecord, KeyValueBytesStoreSupplier, KeyValueIterator, KeyValueStore, StateStore,
-};
+use crate::store::{ChangelogRecord, KeyValueBytesStoreSupplier, KeyValueIterator, KeyValueStore, StateStore};
 use crate::StateError;
 
 /// A key-value store kept in a `BTreeMap`; nothing survives a restart except through the
@@ -50,9 +48,7 @@ impl InMemoryKeyValueStore {
             }
         }
         Ok(Box::new(
-            self.map
-                .range((lower, upper))
-                .map(|(k, v)| Ok((k.clone(), v.clone()))),
+            self.map.range((lower, upper)).map(|(k, v)| Ok((k.clone(), v.clone()))),
         ))
     }
 }

@@ -152,10 +152,7 @@ pub trait KeyValueBytesStoreSupplier: Send + Sync {
     ///
     /// `state_dir` is the task's own directory (`<state.dir>/<application.id>/<task id>`) when
     /// the runtime has one; in-memory engines ignore it.
-    fn get(
-        &self,
-        state_dir: Option<&std::path::Path>,
-    ) -> Result<Box<dyn KeyValueStore>, StateError>;
+    fn get(&self, state_dir: Option<&std::path::Path>) -> Result<Box<dyn KeyValueStore>, StateError>;
 
     /// A short engine name for descriptions and metrics (`in-memory`, `rocksdb`).
     fn metrics_scope(&self) -> &str;

@@ -1,9 +1,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use streams_state::{
-    InMemoryKeyValueBytesStoreSupplier, KeyValueStoreBuilder, RecordClock, StateError, Stores,
-};
+use streams_state::{InMemoryKeyValueBytesStoreSupplier, KeyValueStoreBuilder, RecordClock, StateError, Stores};
 
 use crate::common::{collect, kv, rec, RecordingSink};
 
@@ -54,9 +52,7 @@ fn logged_uncached_store_sends_each_change() {
     let sink = RecordingSink::new();
     let clock = RecordClock::shared();
     let builder = Stores::key_value_store_builder(Stores::in_memory_key_value_store("counts"));
-    let mut store = builder
-        .build(None, Some(sink.boxed()), clock.clone())
-        .unwrap();
+    let mut store = builder.build(None, Some(sink.boxed()), clock.clone()).unwrap();
     assert!(!store.caching_enabled());
     clock.set(4);
     store.put(b"a", b"1").unwrap();
@@ -67,11 +63,9 @@ fn logged_uncached_store_sends_each_change() {
 fn logged_cached_store_logs_on_flush_and_forwards_flushed_entries() {
     let sink = RecordingSink::new();
     let clock = RecordClock::shared();
-    let builder = Stores::key_value_store_builder(Stores::in_memory_key_value_store("counts"))
-        .with_caching_enabled(10_000);
-    let mut store = builder
-        .build(None, Some(sink.boxed()), clock.clone())
-        .unwrap();
+    let builder =
+        Stores::key_value_store_builder(Stores::in_memory_key_value_store("counts")).with_caching_enabled(10_000);
+    let mut store = builder.build(None, Some(sink.boxed()), clock.clone()).unwrap();
     assert!(store.caching_enabled());
     clock.set(1);
     store.put(b"a", b"1").unwrap();
@@ -85,11 +79,8 @@ fn logged_cached_store_logs_on_flush_and_forwards_flushed_entries() {
 #[test]
 fn unlogged_store_ignores_a_given_sink() {
     let sink = RecordingSink::new();
-    let builder = Stores::key_value_store_builder(Stores::in_memory_key_value_store("counts"))
-        .with_logging_disabled();
-    let mut store = builder
-        .build(None, Some(sink.boxed()), RecordClock::shared())
-        .unwrap();
+    let builder = Stores::key_value_store_builder(Stores::in_memory_key_value_store("counts")).with_logging_disabled();
+    let mut store = builder.build(None, Some(sink.boxed()), RecordClock::shared()).unwrap();
     store.put(b"a", b"1").unwrap();
     store.flush().unwrap();
     assert!(sink.records().is_empty());
@@ -99,17 +90,14 @@ fn unlogged_store_ignores_a_given_sink() {
 #[test]
 fn each_build_is_a_separate_store_and_the_builder_is_shared_across_threads() {
     let builder = Arc::new(
-        KeyValueStoreBuilder::new(Arc::new(InMemoryKeyValueBytesStoreSupplier::new("s")))
-            .with_caching_enabled(1000),
+        KeyValueStoreBuilder::new(Arc::new(InMemoryKeyValueBytesStoreSupplier::new("s"))).with_caching_enabled(1000),
     );
     let handles: Vec<_> = (0..2u8)
         .map(|task| {
             let builder = Arc::clone(&builder);
             thread::spawn(move || {
                 let sink = RecordingSink::new();
-                let mut store = builder
-                    .build(None, Some(sink.boxed()), RecordClock::shared())
-                    .unwrap();
+                let mut store = builder.build(None, Some(sink.boxed()), RecordClock::shared()).unwrap();
                 store.put(&[task], &[task]).unwrap();
                 store.close().unwrap();
                 sink.records()

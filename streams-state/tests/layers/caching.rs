@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use streams_state::{
-    cache_entry_size, CachingKeyValueStore, FlushedEntry, InMemoryKeyValueStore, KeyValueStore,
-    LoggingKeyValueStore, RecordClock, StateError, StateStore, CACHE_ENTRY_OVERHEAD_BYTES,
+    cache_entry_size, CachingKeyValueStore, FlushedEntry, InMemoryKeyValueStore, KeyValueStore, LoggingKeyValueStore,
+    RecordClock, StateError, StateStore, CACHE_ENTRY_OVERHEAD_BYTES,
 };
 
 use crate::common::{collect, kv, rec, RecordingSink};
@@ -12,12 +12,8 @@ const SMALL: usize = 2 + CACHE_ENTRY_OVERHEAD_BYTES;
 
 fn cached(max_bytes: usize) -> (CachingKeyValueStore, Arc<RecordClock>) {
     let clock = RecordClock::shared();
-    let store = CachingKeyValueStore::new(
-        Box::new(InMemoryKeyValueStore::new("counts")),
-        max_bytes,
-        clock.clone(),
-    )
-    .unwrap();
+    let store =
+        CachingKeyValueStore::new(Box::new(InMemoryKeyValueStore::new("counts")), max_bytes, clock.clone()).unwrap();
     (store, clock)
 }
 
@@ -45,14 +41,8 @@ fn flushed(key: &[u8], new: Option<&[u8]>, old: Option<&[u8]>, timestamp: i64) -
 
 #[test]
 fn entry_size_is_key_plus_value_plus_overhead() {
-    assert_eq!(
-        cache_entry_size(b"key", Some(b"value")),
-        8 + CACHE_ENTRY_OVERHEAD_BYTES
-    );
-    assert_eq!(
-        cache_entry_size(b"key", None),
-        3 + CACHE_ENTRY_OVERHEAD_BYTES
-    );
+    assert_eq!(cache_entry_size(b"key", Some(b"value")), 8 + CACHE_ENTRY_OVERHEAD_BYTES);
+    assert_eq!(cache_entry_size(b"key", None), 3 + CACHE_ENTRY_OVERHEAD_BYTES);
     let (mut store, _) = cached(10_000);
     store.put(b"a", b"1").unwrap();
     store.put(b"bb", b"").unwrap();
@@ -104,11 +94,7 @@ fn flush_writes_in_dirty_order_with_old_values_and_a_reput_moves_to_the_end() {
     );
     assert!(store.drain_flushed().is_empty(), "drain clears");
     assert_eq!(store.dirty_entries(), 0);
-    assert_eq!(
-        store.cached_entries(),
-        3,
-        "flushed values stay cached, clean"
-    );
+    assert_eq!(store.cached_entries(), 3, "flushed values stay cached, clean");
     // Flushing again writes nothing.
     store.flush().unwrap();
     assert!(store.drain_flushed().is_empty());
@@ -116,10 +102,7 @@ fn flush_writes_in_dirty_order_with_old_values_and_a_reput_moves_to_the_end() {
     clock.set(5);
     store.put(b"b", b"5").unwrap();
     store.flush().unwrap();
-    assert_eq!(
-        store.drain_flushed(),
-        vec![flushed(b"b", Some(b"5"), Some(b"2"), 5)]
-    );
+    assert_eq!(store.drain_flushed(), vec![flushed(b"b", Some(b"5"), Some(b"2"), 5)]);
 }
 
 #[test]
@@ -137,11 +120,7 @@ fn flush_logs_each_entry_with_the_timestamp_of_its_last_write() {
         sink.records(),
         vec![rec(b"b", Some(b"2"), 20), rec(b"a", Some(b"3"), 30)]
     );
-    assert_eq!(
-        clock.timestamp(),
-        99,
-        "the clock is restored after the flush"
-    );
+    assert_eq!(clock.timestamp(), 99, "the clock is restored after the flush");
 }
 
 #[test]
@@ -157,11 +136,7 @@ fn delete_of_a_key_the_inner_store_never_had_writes_and_records_nothing() {
     store.flush().unwrap();
     assert!(store.drain_flushed().is_empty());
     assert!(sink.records().is_empty());
-    assert_eq!(
-        store.cached_entries(),
-        0,
-        "flushed tombstones leave the cache"
-    );
+    assert_eq!(store.cached_entries(), 0, "flushed tombstones leave the cache");
 }
 
 #[test]
@@ -175,14 +150,8 @@ fn delete_of_a_stored_key_flushes_a_tombstone_with_the_old_value() {
     assert_eq!(store.delete(b"a").unwrap(), Some(b"1".to_vec()));
     assert_eq!(store.inner().get(b"a").unwrap(), Some(b"1".to_vec()));
     store.flush().unwrap();
-    assert_eq!(
-        store.drain_flushed(),
-        vec![flushed(b"a", None, Some(b"1"), 2)]
-    );
-    assert_eq!(
-        sink.records(),
-        vec![rec(b"a", Some(b"1"), 1), rec(b"a", None, 2)]
-    );
+    assert_eq!(store.drain_flushed(), vec![flushed(b"a", None, Some(b"1"), 2)]);
+    assert_eq!(sink.records(), vec![rec(b"a", Some(b"1"), 1), rec(b"a", None, 2)]);
     assert_eq!(store.inner().get(b"a").unwrap(), None);
     assert_eq!(store.cached_entries(), 0);
 }
@@ -202,18 +171,12 @@ fn cached_tombstones_hide_stored_entries_in_every_read() {
     store.delete(b"c").unwrap();
     assert_eq!(store.get(b"ab").unwrap(), None);
     assert_eq!(store.inner().get(b"ab").unwrap(), Some(b"2".to_vec()));
-    assert_eq!(
-        collect(store.all().unwrap()),
-        vec![kv(b"a", b"1"), kv(b"b", b"3")]
-    );
+    assert_eq!(collect(store.all().unwrap()), vec![kv(b"a", b"1"), kv(b"b", b"3")]);
     assert_eq!(
         collect(store.range(b"a", b"c").unwrap()),
         vec![kv(b"a", b"1"), kv(b"b", b"3")]
     );
-    assert_eq!(
-        collect(store.prefix_scan(b"a").unwrap()),
-        vec![kv(b"a", b"1")]
-    );
+    assert_eq!(collect(store.prefix_scan(b"a").unwrap()), vec![kv(b"a", b"1")]);
     // A range made only of hidden keys is empty.
     assert_eq!(collect(store.range(b"ab", b"ab").unwrap()), vec![]);
 }
@@ -245,11 +208,7 @@ fn range_and_all_merge_the_cache_over_the_inner_store_in_key_order() {
     );
     assert_eq!(
         collect(store.range(b"b", b"e").unwrap()),
-        vec![
-            kv(b"b", b"stored-b"),
-            kv(b"d", b"cached-d"),
-            kv(b"e", b"cached-e"),
-        ]
+        vec![kv(b"b", b"stored-b"), kv(b"d", b"cached-d"), kv(b"e", b"cached-e"),]
     );
     assert_eq!(collect(store.range(b"e", b"b").unwrap()), vec![]);
     // Reads while iterating are fine: iterators and gets share the store.
@@ -280,11 +239,7 @@ fn prefix_scan_merges_and_handles_0xff_prefixes() {
     );
     assert_eq!(
         collect(store.prefix_scan(&[0xff]).unwrap()),
-        vec![
-            kv(&[0xff], b"6"),
-            kv(&[0xff, 0x01], b"3"),
-            kv(&[0xff, 0xff], b"7")
-        ]
+        vec![kv(&[0xff], b"6"), kv(&[0xff, 0x01], b"3"), kv(&[0xff, 0xff], b"7")]
     );
     assert_eq!(collect(store.prefix_scan(b"").unwrap()).len(), 8);
 }
@@ -299,10 +254,7 @@ fn eviction_flushes_every_dirty_entry_evicted_first_then_drops_the_lru_entry() {
     clock.set(3);
     store.put(b"c", b"3").unwrap();
     assert_eq!(store.cache_size_bytes(), 3 * SMALL);
-    assert!(
-        store.drain_flushed().is_empty(),
-        "exactly full is within the max"
-    );
+    assert!(store.drain_flushed().is_empty(), "exactly full is within the max");
     // A read counts as use: recency is now b, c, a (least recent first).
     assert_eq!(store.get(b"a").unwrap(), Some(b"1".to_vec()));
     clock.set(4);
@@ -330,11 +282,7 @@ fn eviction_flushes_every_dirty_entry_evicted_first_then_drops_the_lru_entry() {
     assert_eq!(store.cached_entries(), 3);
     assert_eq!(store.dirty_entries(), 0);
     assert_eq!(store.cache_size_bytes(), 3 * SMALL);
-    assert_eq!(
-        store.get(b"b").unwrap(),
-        Some(b"2".to_vec()),
-        "read from inner"
-    );
+    assert_eq!(store.get(b"b").unwrap(), Some(b"2".to_vec()), "read from inner");
 }
 
 #[test]
@@ -390,23 +338,15 @@ fn an_entry_larger_than_the_whole_cache_is_written_through_at_once() {
     store.put(b"big", b"value").unwrap();
     assert_eq!(store.cached_entries(), 0);
     assert_eq!(store.cache_size_bytes(), 0);
-    assert_eq!(
-        store.drain_flushed(),
-        vec![flushed(b"big", Some(b"value"), None, 7)]
-    );
+    assert_eq!(store.drain_flushed(), vec![flushed(b"big", Some(b"value"), None, 7)]);
     assert_eq!(sink.records(), vec![rec(b"big", Some(b"value"), 7)]);
 }
 
 #[test]
 fn put_if_absent_sees_cached_values_and_tombstones() {
     let (mut store, _) = cached(10_000);
-    store
-        .restore_batch(&[rec(b"a", Some(b"stored"), 0)])
-        .unwrap();
-    assert_eq!(
-        store.put_if_absent(b"a", b"new").unwrap(),
-        Some(b"stored".to_vec())
-    );
+    store.restore_batch(&[rec(b"a", Some(b"stored"), 0)]).unwrap();
+    assert_eq!(store.put_if_absent(b"a", b"new").unwrap(), Some(b"stored".to_vec()));
     store.delete(b"a").unwrap();
     assert_eq!(store.put_if_absent(b"a", b"new").unwrap(), None);
     assert_eq!(store.get(b"a").unwrap(), Some(b"new".to_vec()));
@@ -426,16 +366,10 @@ fn restore_batch_drops_the_restored_keys_from_the_cache() {
         .restore_batch(&[rec(b"a", Some(b"restored"), 0), rec(b"c", None, 0)])
         .unwrap();
     assert_eq!(store.cached_entries(), 1);
-    assert_eq!(
-        store.cache_size_bytes(),
-        cache_entry_size(b"b", Some(b"cached"))
-    );
+    assert_eq!(store.cache_size_bytes(), cache_entry_size(b"b", Some(b"cached")));
     assert_eq!(store.get(b"a").unwrap(), Some(b"restored".to_vec()));
     store.flush().unwrap();
-    assert_eq!(
-        store.drain_flushed(),
-        vec![flushed(b"b", Some(b"cached"), None, 0)]
-    );
+    assert_eq!(store.drain_flushed(), vec![flushed(b"b", Some(b"cached"), None, 0)]);
 }
 
 #[test]
@@ -445,31 +379,18 @@ fn close_flushes_closes_the_inner_store_and_keeps_the_flushed_entries() {
     store.put(b"a", b"1").unwrap();
     store.close().unwrap();
     assert_eq!(sink.records(), vec![rec(b"a", Some(b"1"), 3)]);
-    assert_eq!(
-        store.drain_flushed(),
-        vec![flushed(b"a", Some(b"1"), None, 3)]
-    );
+    assert_eq!(store.drain_flushed(), vec![flushed(b"a", Some(b"1"), None, 3)]);
     assert!(matches!(store.get(b"a"), Err(StateError::Closed { .. })));
-    assert!(matches!(
-        store.put(b"a", b"2"),
-        Err(StateError::Closed { .. })
-    ));
+    assert!(matches!(store.put(b"a", b"2"), Err(StateError::Closed { .. })));
     assert!(matches!(store.all(), Err(StateError::Closed { .. })));
     assert!(matches!(store.flush(), Err(StateError::Closed { .. })));
-    assert!(matches!(
-        store.inner().get(b"a"),
-        Err(StateError::Closed { .. })
-    ));
+    assert!(matches!(store.inner().get(b"a"), Err(StateError::Closed { .. })));
     store.close().unwrap();
 }
 
 #[test]
 fn zero_bytes_is_a_configuration_error() {
-    let err = CachingKeyValueStore::new(
-        Box::new(InMemoryKeyValueStore::new("counts")),
-        0,
-        RecordClock::shared(),
-    )
-    .unwrap_err();
+    let err = CachingKeyValueStore::new(Box::new(InMemoryKeyValueStore::new("counts")), 0, RecordClock::shared())
+        .unwrap_err();
     assert!(matches!(err, StateError::Config { ref store, .. } if store == "counts"));
 }

@@ -1,8 +1,6 @@
 use std::sync::Arc;
 
-use streams_state::{
-    InMemoryKeyValueStore, KeyValueStore, LoggingKeyValueStore, RecordClock, StateError, StateStore,
-};
+use streams_state::{InMemoryKeyValueStore, KeyValueStore, LoggingKeyValueStore, RecordClock, StateError, StateStore};
 
 use crate::common::{collect, kv, rec, FailingSink, RecordingSink};
 
@@ -46,10 +44,7 @@ fn put_if_absent_logs_only_when_it_writes() {
     clock.set(1);
     assert_eq!(store.put_if_absent(b"k", b"first").unwrap(), None);
     clock.set(2);
-    assert_eq!(
-        store.put_if_absent(b"k", b"second").unwrap(),
-        Some(b"first".to_vec())
-    );
+    assert_eq!(store.put_if_absent(b"k", b"second").unwrap(), Some(b"first".to_vec()));
     assert_eq!(sink.records(), vec![rec(b"k", Some(b"first"), 1)]);
     assert_eq!(store.get(b"k").unwrap(), Some(b"first".to_vec()));
 }
@@ -66,11 +61,7 @@ fn delete_of_a_missing_key_still_sends_a_tombstone() {
 fn restore_batch_goes_to_the_inner_store_without_logging() {
     let (mut store, sink, _clock) = logged();
     store
-        .restore_batch(&[
-            rec(b"a", Some(b"1"), 1),
-            rec(b"b", Some(b"2"), 2),
-            rec(b"a", None, 3),
-        ])
+        .restore_batch(&[rec(b"a", Some(b"1"), 1), rec(b"b", Some(b"2"), 2), rec(b"a", None, 3)])
         .unwrap();
     assert!(sink.records().is_empty());
     assert_eq!(collect(store.inner().all().unwrap()), vec![kv(b"b", b"2")]);
@@ -90,10 +81,7 @@ fn sink_errors_become_changelog_errors() {
         }
         other => panic!("expected a changelog error, got {other:?}"),
     }
-    assert!(matches!(
-        store.delete(b"a"),
-        Err(StateError::Changelog { .. })
-    ));
+    assert!(matches!(store.delete(b"a"), Err(StateError::Changelog { .. })));
     assert!(matches!(
         store.put_if_absent(b"z", b"1"),
         Err(StateError::Changelog { .. })
@@ -122,10 +110,7 @@ fn reads_and_lifecycle_pass_through() {
     store.flush().unwrap();
     store.close().unwrap();
     assert!(matches!(store.get(b"aa"), Err(StateError::Closed { .. })));
-    assert!(matches!(
-        store.put(b"c", b"4"),
-        Err(StateError::Closed { .. })
-    ));
+    assert!(matches!(store.put(b"c", b"4"), Err(StateError::Closed { .. })));
     // A write the inner store refused is not logged.
     assert_eq!(sink.records().len(), 3);
 }

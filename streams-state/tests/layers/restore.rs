@@ -1,6 +1,5 @@
 use streams_state::{
-    restore_all, ChangelogRecord, InMemoryKeyValueStore, KeyValueIterator, KeyValueStore,
-    StateError, StateStore,
+    restore_all, ChangelogRecord, InMemoryKeyValueStore, KeyValueIterator, KeyValueStore, StateError, StateStore,
 };
 
 use crate::common::{collect, kv, rec};
@@ -72,10 +71,7 @@ fn restores_in_batches_and_applies_tombstones() {
     };
     assert_eq!(restore_all(&mut spy, records(), 2).unwrap(), 5);
     assert_eq!(spy.batches, vec![2, 2, 1]);
-    assert_eq!(
-        collect(spy.all().unwrap()),
-        vec![kv(b"b", b"4"), kv(b"c", b"3")]
-    );
+    assert_eq!(collect(spy.all().unwrap()), vec![kv(b"b", b"4"), kv(b"c", b"3")]);
 }
 
 #[test]

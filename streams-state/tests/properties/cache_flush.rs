@@ -2,21 +2,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use streams_state::{
-    CachingKeyValueStore, InMemoryKeyValueStore, KeyValueStore, RecordClock, StateStore,
-};
+use streams_state::{CachingKeyValueStore, InMemoryKeyValueStore, KeyValueStore, RecordClock, StateStore};
 
 use crate::common::collect;
 use crate::model::{apply, entries, op, write_op, Count, Model, Op};
 
 fn cache(max_bytes: usize) -> (CachingKeyValueStore, Arc<RecordClock>) {
     let clock = RecordClock::shared();
-    let store = CachingKeyValueStore::new(
-        Box::new(InMemoryKeyValueStore::new("cache")),
-        max_bytes,
-        clock.clone(),
-    )
-    .unwrap();
+    let store =
+        CachingKeyValueStore::new(Box::new(InMemoryKeyValueStore::new("cache")), max_bytes, clock.clone()).unwrap();
     (store, clock)
 }
 

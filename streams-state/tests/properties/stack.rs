@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use streams_state::{
-    restore_all, CachingKeyValueStore, InMemoryKeyValueStore, KeyValue, KeyValueStore,
-    LoggingKeyValueStore, RecordClock, StateStore, Stores,
+    restore_all, CachingKeyValueStore, InMemoryKeyValueStore, KeyValue, KeyValueStore, LoggingKeyValueStore,
+    RecordClock, StateStore, Stores,
 };
 
 use crate::common::{collect, RecordingSink};
@@ -15,9 +15,7 @@ fn cache_size() -> impl Strategy<Value = usize> {
     prop_oneof![1usize..60, 60usize..400, Just(1 << 20)]
 }
 
-fn caching_over_logging(
-    max_bytes: usize,
-) -> (CachingKeyValueStore, RecordingSink, Arc<RecordClock>) {
+fn caching_over_logging(max_bytes: usize) -> (CachingKeyValueStore, RecordingSink, Arc<RecordClock>) {
     let clock = RecordClock::shared();
     let sink = RecordingSink::new();
     let logged = LoggingKeyValueStore::new(

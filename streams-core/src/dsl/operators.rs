@@ -1,0 +1,440 @@
+//! The processors behind the DSL operators.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::processor::{
+    Change, Processor, ProcessorContext, Record, TimestampedKeyValueStoreHandle, ValueAndTimestamp,
+};
+use crate::serde::{Serde, SerdeError, SharedSerde};
+use crate::StreamsError;
+
+use super::ValueGetter;
+
+pub(crate) type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
+/// `filter` / `filter_not`.
+pub(crate) struct FilterProcessor<K, V> {
+    pub(crate) predicate: Predicate<K, V>,
+    pub(crate) keep_if: bool,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for FilterProcessor<K, V> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
+        if (self.predicate)(&record.key, &record.value) == self.keep_if {
+            ctx.forward(record)?;
+        }
+        Ok(())
+    }
+}
+
+/// `map`, `select_key`, `map_values`: one record in, one out.
+pub(crate) struct MapProcessor<K, V, K2, V2> {
+    pub(crate) mapper: Arc<dyn Fn(Record<K, V>) -> Record<K2, V2> + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, K2: Clone + 'static, V2: Clone + 'static> Processor<K, V, K2, V2>
+    for MapProcessor<K, V, K2, V2>
+{
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K2, V2>) -> Result<(), StreamsError> {
+        ctx.forward((self.mapper)(record))
+    }
+}
+
+/// `flat_map`, `flat_map_values`: one record in, any number out, same timestamp and headers.
+pub(crate) struct FlatMapProcessor<K, V, K2, V2> {
+    pub(crate) mapper: Arc<dyn Fn(K, V) -> Vec<(K2, V2)> + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, K2: Clone + 'static, V2: Clone + 'static> Processor<K, V, K2, V2>
+    for FlatMapProcessor<K, V, K2, V2>
+{
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K2, V2>) -> Result<(), StreamsError> {
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        for (k, v) in (self.mapper)(key, value) {
+            ctx.forward(Record {
+                key: k,
+                value: v,
+                timestamp,
+                headers: headers.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `peek` (forwards) and `for_each` (terminal).
+pub(crate) struct PeekProcessor<K, V> {
+    pub(crate) action: Arc<dyn Fn(&K, &V) + Send + Sync>,
+    pub(crate) forward: bool,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for PeekProcessor<K, V> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
+        (self.action)(&record.key, &record.value);
+        if self.forward {
+            ctx.forward(record)?;
+        }
+        Ok(())
+    }
+}
+
+/// Forwards every record unchanged (`merge`, branch children).
+pub(crate) struct PassThrough;
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for PassThrough {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
+        ctx.forward(record)
+    }
+}
+
+/// `split`: the first branch whose predicate matches gets the record; the default branch, if
+/// any, gets the rest.
+pub(crate) struct BranchProcessor<K, V> {
+    pub(crate) predicates: Vec<Predicate<K, V>>,
+    pub(crate) has_default: bool,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for BranchProcessor<K, V> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
+        match self.predicates.iter().position(|p| p(&record.key, &record.value)) {
+            Some(i) => ctx.forward_to_index(i, record),
+            None if self.has_default => ctx.forward_to_index(self.predicates.len(), record),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a grouped stream folds values into its aggregate.
+pub(crate) enum Aggregation<K, V, VA> {
+    /// `aggregate(initializer, aggregator)` and `count`.
+    Aggregate {
+        initializer: Arc<dyn Fn() -> VA + Send + Sync>,
+        aggregator: Arc<dyn Fn(&K, V, VA) -> VA + Send + Sync>,
+    },
+    /// `reduce(reducer)`: the first value is the initial aggregate.
+    Reduce {
+        reducer: Arc<dyn Fn(VA, V) -> VA + Send + Sync>,
+    },
+}
+
+impl<K, V, VA> Clone for Aggregation<K, V, VA> {
+    fn clone(&self) -> Self {
+        match self {
+            Aggregation::Aggregate {
+                initializer,
+                aggregator,
+            } => Aggregation::Aggregate {
+                initializer: Arc::clone(initializer),
+                aggregator: Arc::clone(aggregator),
+            },
+            Aggregation::Reduce { reducer } => Aggregation::Reduce {
+                reducer: Arc::clone(reducer),
+            },
+        }
+    }
+}
+
+/// `count`, `reduce`, `aggregate` on a grouped stream (Kafka's `KStreamAggregate` and
+/// `KStreamReduce`): updates the aggregate of the record's key in a timestamped store and
+/// forwards the change, unless the store's cache forwards it on flush.
+pub(crate) struct StreamAggregateProcessor<K, V, VA> {
+    pub(crate) store: String,
+    pub(crate) aggregation: Aggregation<K, V, VA>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+    pub(crate) handle: Option<TimestampedKeyValueStoreHandle<K, VA>>,
+    pub(crate) cached: bool,
+}
+
+impl<K, V, VA> Processor<K, V, K, Change<VA>> for StreamAggregateProcessor<K, V, VA>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VA: Clone + 'static,
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<(), StreamsError> {
+        let handle = ctx.timestamped_key_value_store::<K, VA>(&self.store)?;
+        self.cached = ctx.caching_enabled(&handle);
+        self.handle = Some(handle);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, Change<VA>>,
+    ) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| StreamsError::Internal("aggregate processor used before init".into()))?;
+        let old = ctx.timestamped_kv(handle).get(&record.key)?;
+        let (new_value, timestamp) = match (&self.aggregation, &old) {
+            (
+                Aggregation::Aggregate {
+                    initializer,
+                    aggregator,
+                },
+                None,
+            ) => (aggregator(&record.key, record.value, initializer()), record.timestamp),
+            (Aggregation::Aggregate { aggregator, .. }, Some(old)) => (
+                aggregator(&record.key, record.value, old.value.clone()),
+                record.timestamp.max(old.timestamp),
+            ),
+            (Aggregation::Reduce { .. }, None) => match into_aggregate::<V, VA>(record.value) {
+                Some(v) => (v, record.timestamp),
+                None => return Err(StreamsError::Internal("reduce with different value types".into())),
+            },
+            (Aggregation::Reduce { reducer }, Some(old)) => (
+                reducer(old.value.clone(), record.value),
+                record.timestamp.max(old.timestamp),
+            ),
+        };
+        ctx.timestamped_kv(handle).put(&record.key, &new_value, timestamp)?;
+        if !self.cached {
+            let old_value = if self.send_old_values.load(Ordering::Relaxed) {
+                old.map(|o| o.value)
+            } else {
+                None
+            };
+            ctx.forward(Record {
+                key: record.key,
+                value: Change::new(Some(new_value), old_value),
+                timestamp,
+                headers: record.headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `reduce` keeps values of one type; this moves a `V` into a `VA` when they are the same type.
+fn into_aggregate<V: 'static, VA: 'static>(value: V) -> Option<VA> {
+    let mut slot = Some(value);
+    (&mut slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<VA>>()
+        .and_then(Option::take)
+}
+
+/// The source of a table (Kafka's `KTableSource`): upserts or deletes the row, skips updates
+/// that change nothing, forwards the change.
+pub(crate) struct TableSourceProcessor<K, V> {
+    pub(crate) store: String,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+    pub(crate) handle: Option<TimestampedKeyValueStoreHandle<K, V>>,
+    pub(crate) cached: bool,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V>> for TableSourceProcessor<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<(), StreamsError> {
+        let handle = ctx.timestamped_key_value_store::<K, V>(&self.store)?;
+        self.cached = ctx.caching_enabled(&handle);
+        self.handle = Some(handle);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, Option<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| StreamsError::Internal("table source used before init".into()))?;
+        let mut store = ctx.timestamped_kv(handle);
+        let old = store.get(&record.key)?;
+        if let Some(old) = &old {
+            if record.timestamp < old.timestamp {
+                tracing::warn!(store = %self.store, "out-of-order table update: timestamp {} is before {}", record.timestamp, old.timestamp);
+            }
+        }
+        match &record.value {
+            Some(value) => {
+                let (key_bytes, old_bytes, new_bytes) = store.encoded(&record.key, value, record.timestamp)?;
+                if let Some(old_bytes) = &old_bytes {
+                    let old_ts = old.as_ref().map_or(i64::MIN, |o| o.timestamp);
+                    if old_bytes.get(8..) == new_bytes.get(8..) && record.timestamp >= old_ts {
+                        return Ok(());
+                    }
+                }
+                store.put_encoded(&key_bytes, &new_bytes)?;
+            }
+            None => {
+                if old.is_none() {
+                    return Ok(());
+                }
+                store.delete(&record.key)?;
+            }
+        }
+        if !self.cached {
+            let old_value = if self.send_old_values.load(Ordering::Relaxed) {
+                old.map(|o| o.value)
+            } else {
+                None
+            };
+            ctx.forward(Record {
+                key: record.key,
+                value: Change::new(record.value, old_value),
+                timestamp: record.timestamp,
+                headers: record.headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `KTable::filter` / `filter_not` (Kafka's `KTableFilter`): rows that fail the predicate
+/// become deletes downstream.
+pub(crate) struct TableFilterProcessor<K, V> {
+    pub(crate) predicate: Predicate<K, V>,
+    pub(crate) keep_if: bool,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Change<V>, K, Change<V>> for TableFilterProcessor<K, V> {
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<(), StreamsError> {
+        let keep = |v: Option<V>| v.filter(|v| (self.predicate)(&record.key, v) == self.keep_if);
+        let new_value = keep(record.value.new_value.clone());
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        let old_value = if send_old {
+            keep(record.value.old_value.clone())
+        } else {
+            None
+        };
+        if send_old && new_value.is_none() && old_value.is_none() {
+            return Ok(());
+        }
+        let change = Change::new(new_value, old_value);
+        ctx.forward(record.with_value(change))
+    }
+}
+
+/// `KTable::map_values`.
+pub(crate) struct TableMapValuesProcessor<K, V, V2> {
+    pub(crate) mapper: Arc<dyn Fn(&K, V) -> V2 + Send + Sync>,
+}
+
+impl<K: Clone + 'static, V: 'static, V2: Clone + 'static> Processor<K, Change<V>, K, Change<V2>>
+    for TableMapValuesProcessor<K, V, V2>
+{
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V2>>,
+    ) -> Result<(), StreamsError> {
+        let key = record.key;
+        let new_value = record.value.new_value.map(|v| (self.mapper)(&key, v));
+        let old_value = record.value.old_value.map(|v| (self.mapper)(&key, v));
+        ctx.forward(Record {
+            key,
+            value: Change::new(new_value, old_value),
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}
+
+/// `KTable::to_stream`: the new value of each change; deletes become `None`.
+pub(crate) struct TableToStreamProcessor;
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Change<V>, K, Option<V>> for TableToStreamProcessor {
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Option<V>>,
+    ) -> Result<(), StreamsError> {
+        let value = record.value.new_value;
+        ctx.forward(Record {
+            key: record.key,
+            value,
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}
+
+/// The two stream-table joins (Kafka's `KStreamKTableJoin`): each stream record looks up the
+/// table row of its key; the result carries the stream record's timestamp.
+pub(crate) enum StreamTableJoiner<V, VT, VR> {
+    Inner(Arc<dyn Fn(&V, &VT) -> VR + Send + Sync>),
+    Left(Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>),
+}
+
+impl<V, VT, VR> Clone for StreamTableJoiner<V, VT, VR> {
+    fn clone(&self) -> Self {
+        match self {
+            StreamTableJoiner::Inner(f) => StreamTableJoiner::Inner(Arc::clone(f)),
+            StreamTableJoiner::Left(f) => StreamTableJoiner::Left(Arc::clone(f)),
+        }
+    }
+}
+
+pub(crate) struct StreamTableJoinProcessor<K, V, VT, VR> {
+    pub(crate) getter: ValueGetter<K, VT>,
+    pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
+}
+
+impl<K, V, VT, VR> Processor<K, V, K, VR> for StreamTableJoinProcessor<K, V, VT, VR>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VT: 'static,
+    VR: Clone + 'static,
+{
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        let row: Option<ValueAndTimestamp<VT>> = (self.getter.get)(ctx.env_mut(), &record.key)?;
+        let joined = match (&self.joiner, row) {
+            (StreamTableJoiner::Inner(f), Some(row)) => f(&record.value, &row.value),
+            (StreamTableJoiner::Inner(_), None) => return Ok(()),
+            (StreamTableJoiner::Left(f), row) => f(&record.value, row.as_ref().map(|r| &r.value)),
+        };
+        ctx.forward(record.with_value(joined))
+    }
+}
+
+/// Serdes a DSL operation needed but could not know; `build()` reports the problem, so these
+/// never run.
+pub(crate) struct MissingSerde(pub(crate) String);
+
+impl<T> Serde<T> for MissingSerde {
+    fn serialize(&self, _: &T) -> Result<Vec<u8>, SerdeError> {
+        Err(SerdeError::Custom(self.0.clone()))
+    }
+    fn deserialize(&self, _: &[u8]) -> Result<T, SerdeError> {
+        Err(SerdeError::Custom(self.0.clone()))
+    }
+}
+
+/// `Serde<Option<V>>` over any `Serde<V>`: table sources read nulls as deletes and
+/// `to_stream` writes deletes as nulls.
+pub(crate) struct OptionSerde<V>(pub(crate) SharedSerde<V>);
+
+impl<V: 'static> Serde<Option<V>> for OptionSerde<V> {
+    fn serialize(&self, value: &Option<V>) -> Result<Vec<u8>, SerdeError> {
+        match value {
+            Some(v) => self.0.serialize(v),
+            None => Err(SerdeError::Null {
+                type_name: std::any::type_name::<V>(),
+            }),
+        }
+    }
+    fn deserialize(&self, bytes: &[u8]) -> Result<Option<V>, SerdeError> {
+        self.0.deserialize(bytes).map(Some)
+    }
+    fn serialize_nullable(&self, value: &Option<V>) -> Result<Option<Vec<u8>>, SerdeError> {
+        value.as_ref().map(|v| self.0.serialize(v)).transpose()
+    }
+    fn deserialize_null(&self) -> Result<Option<V>, SerdeError> {
+        Ok(None)
+    }
+}

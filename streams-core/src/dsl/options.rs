@@ -1,0 +1,339 @@
+//! Operator options in Kafka Streams' vocabulary: `Consumed`, `Produced`, `Grouped`,
+//! `Materialized`, `Joined`, `Named`, `Repartitioned`, `Branched`.
+
+use std::sync::Arc;
+
+use streams_state::KeyValueBytesStoreSupplier;
+
+use crate::internals::partitioner::StreamPartitioner;
+use crate::serde::{Serde, SharedSerde};
+
+/// A name for the processor an operation adds (instead of a generated `KSTREAM-...` name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named(pub(crate) String);
+
+impl Named {
+    /// The name `name`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Named(name.into())
+    }
+}
+
+/// How a source topic is read: its serdes and, optionally, the source node's name.
+pub struct Consumed<K, V> {
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<V>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Consumed<K, V> {
+    /// Read keys with `key_serde` and values with `value_serde`.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Consumed {
+            key_serde: Arc::new(key_serde),
+            value_serde: Arc::new(value_serde),
+            name: None,
+        }
+    }
+
+    /// Names the source node.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// How records are written to a topic: serdes, partitioner, sink name. Serdes left out are
+/// taken from the stream when it still knows them.
+pub struct Produced<K, V> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Default for Produced<K, V> {
+    fn default() -> Self {
+        Produced {
+            key_serde: None,
+            value_serde: None,
+            partitioner: None,
+            name: None,
+        }
+    }
+}
+
+impl<K, V> Produced<K, V> {
+    /// Write with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Produced {
+            key_serde: Some(Arc::new(key_serde)),
+            value_serde: Some(Arc::new(value_serde)),
+            ..Self::default()
+        }
+    }
+
+    /// Write with the stream's serdes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Use `partitioner` instead of murmur2 of the key.
+    pub fn with_partitioner(mut self, partitioner: impl StreamPartitioner<K, V> + 'static) -> Self {
+        self.partitioner = Some(Arc::new(partitioner));
+        self
+    }
+
+    /// Names the sink node.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// How a stream is grouped: serdes for the repartition topic and its name.
+pub struct Grouped<K, V> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Default for Grouped<K, V> {
+    fn default() -> Self {
+        Grouped {
+            key_serde: None,
+            value_serde: None,
+            name: None,
+        }
+    }
+}
+
+impl<K, V> Grouped<K, V> {
+    /// Group with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Grouped {
+            key_serde: Some(Arc::new(key_serde)),
+            value_serde: Some(Arc::new(value_serde)),
+            name: None,
+        }
+    }
+
+    /// Names the grouping: the repartition topic becomes `<application.id>-<name>-repartition`
+    /// and a `group_by` key selector is called `name`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Grouped {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// How an operation's state store is made: its name (queryable, and naming the changelog
+/// topic), engine, serdes, logging and caching.
+pub struct Materialized<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) supplier: Option<Arc<dyn KeyValueBytesStoreSupplier>>,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) logging: bool,
+    pub(crate) caching: bool,
+}
+
+impl<K, V> Default for Materialized<K, V> {
+    fn default() -> Self {
+        Materialized {
+            name: None,
+            supplier: None,
+            key_serde: None,
+            value_serde: None,
+            logging: true,
+            caching: true,
+        }
+    }
+}
+
+impl<K, V> Materialized<K, V> {
+    /// A store with a generated name and the operation's serdes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store called `name`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Materialized {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A store on the engine `supplier` (named after it).
+    pub fn as_supplier(supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> Self {
+        Materialized {
+            name: Some(supplier.name().to_owned()),
+            supplier: Some(supplier),
+            ..Self::default()
+        }
+    }
+
+    /// A store with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Self::default().with_key_serde(key_serde).with_value_serde(value_serde)
+    }
+
+    /// Sets the key serde.
+    pub fn with_key_serde(mut self, serde: impl Serde<K>) -> Self {
+        self.key_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// Sets the value serde.
+    pub fn with_value_serde(mut self, serde: impl Serde<V>) -> Self {
+        self.value_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// No changelog topic: the store is rebuilt from nothing after a failure.
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// No write cache: every update is forwarded downstream.
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.caching = false;
+        self
+    }
+
+    /// Write cache on (the default for DSL stores).
+    pub fn with_caching_enabled(mut self) -> Self {
+        self.caching = true;
+        self
+    }
+}
+
+/// Serdes and name for a join whose stream side must be repartitioned first.
+pub struct Joined<K, V, VO> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    #[allow(dead_code)] // read by the windowed stream-stream joins, which repartition both sides
+    pub(crate) other_value_serde: Option<SharedSerde<VO>>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V, VO> Default for Joined<K, V, VO> {
+    fn default() -> Self {
+        Joined {
+            key_serde: None,
+            value_serde: None,
+            other_value_serde: None,
+            name: None,
+        }
+    }
+}
+
+impl<K, V, VO> Joined<K, V, VO> {
+    /// Join with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>, other_value_serde: impl Serde<VO>) -> Self {
+        Joined {
+            key_serde: Some(Arc::new(key_serde)),
+            value_serde: Some(Arc::new(value_serde)),
+            other_value_serde: Some(Arc::new(other_value_serde)),
+            name: None,
+        }
+    }
+
+    /// Names the join processor (and its repartition topic, if one is needed).
+    pub fn as_(name: impl Into<String>) -> Self {
+        Joined {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// Options of an explicit [`KStream::repartition`](super::KStream::repartition).
+pub struct Repartitioned<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) partitions: Option<i32>,
+    pub(crate) partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
+}
+
+impl<K, V> Default for Repartitioned<K, V> {
+    fn default() -> Self {
+        Repartitioned {
+            name: None,
+            key_serde: None,
+            value_serde: None,
+            partitions: None,
+            partitioner: None,
+        }
+    }
+}
+
+impl<K, V> Repartitioned<K, V> {
+    /// Repartition with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Repartitioned {
+            key_serde: Some(Arc::new(key_serde)),
+            value_serde: Some(Arc::new(value_serde)),
+            ..Self::default()
+        }
+    }
+
+    /// Names the repartition topic `<application.id>-<name>-repartition`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Repartitioned {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the repartition topic's partition count.
+    pub fn with_number_of_partitions(mut self, partitions: i32) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+
+    /// Partitions with `partitioner` instead of murmur2 of the key.
+    pub fn with_partitioner(mut self, partitioner: impl StreamPartitioner<K, V> + 'static) -> Self {
+        self.partitioner = Some(Arc::new(partitioner));
+        self
+    }
+}
+
+/// Names a branch of [`KStream::split`](super::KStream::split).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Branched(pub(crate) Option<String>);
+
+impl Branched {
+    /// A branch called `name` (its key in the result is the split's prefix + `name`).
+    pub fn as_(name: impl Into<String>) -> Self {
+        Branched(Some(name.into()))
+    }
+
+    /// An unnamed branch (its key is the prefix + its position, counted from 1; the default
+    /// branch is `0`).
+    pub fn unnamed() -> Self {
+        Branched(None)
+    }
+}

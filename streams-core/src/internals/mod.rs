@@ -1,0 +1,14 @@
+//! The engine: tasks, runtime nodes, record collection and partitioning.
+//!
+//! Everything that runs a topology, in tests and in production, goes through [`task::Task`].
+
+pub mod collector;
+pub mod handler;
+pub(crate) mod node;
+pub mod partitioner;
+pub mod task;
+
+pub use collector::RecordCollector;
+pub use handler::{DeserializationExceptionHandler, DeserializationResponse, LogAndContinue, LogAndFail};
+pub use node::TaskMetrics;
+pub use task::{Task, TaskId};

@@ -1,0 +1,436 @@
+//! The context a processor runs in: forwarding, record metadata, time, schedules, stores.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use streams_state::KeyValueStore;
+
+use super::{PunctuationType, Record, RecordMetadata, Schedule, ValueAndTimestamp};
+use crate::internals::node::{dispatch, forward_all, Env, NodeId, ScheduleEntry};
+use crate::internals::task::TaskId;
+use crate::serde::{Serde, SerdeError, SharedSerde};
+use crate::state::{decode_value_and_timestamp, encode_value_and_timestamp};
+use crate::StreamsError;
+
+/// What a processor can do while it runs: forward records downstream, read where the current
+/// record came from and what time it is, schedule punctuations and use its state stores.
+pub struct ProcessorContext<'a, KOut, VOut> {
+    env: &'a mut Env,
+    node: NodeId,
+    name: &'a str,
+    children: &'a [NodeId],
+    child_names: &'a [Arc<str>],
+    _out: PhantomData<fn(KOut, VOut)>,
+}
+
+impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut> {
+    pub(crate) fn new(
+        env: &'a mut Env,
+        node: NodeId,
+        name: &'a str,
+        children: &'a [NodeId],
+        child_names: &'a [Arc<str>],
+    ) -> Self {
+        ProcessorContext {
+            env,
+            node,
+            name,
+            children,
+            child_names,
+            _out: PhantomData,
+        }
+    }
+
+    /// Name of the processor node.
+    pub fn processor_name(&self) -> &str {
+        self.name
+    }
+
+    /// Names of the nodes this processor forwards to, in order.
+    pub fn child_names(&self) -> impl Iterator<Item = &str> {
+        self.child_names.iter().map(|n| &**n)
+    }
+
+    /// Topic, partition and offset of the record being processed; `None` during punctuation
+    /// and cache flushes.
+    pub fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.env.current.as_ref()
+    }
+
+    /// The task's stream time: the largest timestamp it has processed (`i64::MIN` before the
+    /// first record).
+    pub fn stream_time(&self) -> i64 {
+        self.env.stream_time
+    }
+
+    /// The task's wall-clock time in milliseconds (driven by the testkit in tests).
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.env.wall_clock
+    }
+
+    /// The task running this processor.
+    pub fn task_id(&self) -> TaskId {
+        self.env.task_id
+    }
+
+    /// The application id the topology runs under.
+    pub fn application_id(&self) -> &str {
+        &self.env.application_id
+    }
+
+    /// Schedules [`Processor::punctuate`](super::Processor::punctuate) every `interval` of
+    /// stream time or wall-clock time, as Kafka Streams' `schedule`.
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> Result<Schedule, StreamsError> {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if interval_ms < 1 {
+            return Err(StreamsError::Processor {
+                processor: self.name.to_owned(),
+                reason: "punctuation interval must be at least 1 ms".into(),
+            });
+        }
+        let schedule = Schedule {
+            id: self.env.next_schedule_id,
+            kind,
+            interval,
+        };
+        self.env.next_schedule_id += 1;
+        let next = match kind {
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.env.wall_clock.saturating_add(interval_ms),
+        };
+        self.env.schedules.push(ScheduleEntry {
+            schedule,
+            node: self.node,
+            next,
+            cancelled: false,
+        });
+        Ok(schedule)
+    }
+
+    /// Cancels a schedule this processor created.
+    pub fn cancel(&mut self, schedule: Schedule) {
+        let node = self.node;
+        for entry in self.env.schedules.iter_mut() {
+            if entry.node == node && entry.schedule.id == schedule.id {
+                entry.cancelled = true;
+            }
+        }
+    }
+
+    /// Counts a record this processor dropped (Kafka Streams' `dropped-records` metric).
+    pub fn record_dropped(&mut self) {
+        self.env.metrics.dropped_records += 1;
+    }
+
+    fn store_slot_index(&self, name: &str) -> Result<usize, StreamsError> {
+        self.env.node_stores[self.node]
+            .iter()
+            .copied()
+            .find(|&i| &*self.env.stores[i].name == name)
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: format!("processor `{}` is not connected to it", self.name),
+            })
+    }
+
+    /// A handle to the key-value store `name` this processor is connected to. Call it in
+    /// `init` and keep the handle.
+    pub fn key_value_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<KeyValueStoreHandle<K, V>, StreamsError> {
+        let index = self.store_slot_index(name)?;
+        let slot = &self.env.stores[index];
+        let (key_serde, value_serde) = slot.meta.serdes::<K, V>(name)?;
+        Ok(KeyValueStoreHandle {
+            index,
+            name: Arc::clone(&slot.name),
+            key_serde,
+            value_serde,
+            timestamped: slot.meta.timestamped,
+        })
+    }
+
+    /// A handle to the timestamped key-value store `name` (values kept with the timestamp of
+    /// the record that wrote them).
+    pub fn timestamped_key_value_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<TimestampedKeyValueStoreHandle<K, V>, StreamsError> {
+        let handle = self.key_value_store::<K, V>(name)?;
+        if !handle.timestamped {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a timestamped store; use key_value_store".into(),
+            });
+        }
+        Ok(TimestampedKeyValueStoreHandle(handle))
+    }
+
+    /// Typed access to a key-value store.
+    pub fn kv<'s, K, V>(&'s mut self, handle: &'s KeyValueStoreHandle<K, V>) -> KeyValueStoreView<'s, K, V> {
+        KeyValueStoreView {
+            timestamp: self.env.clock.timestamp(),
+            store: &mut *self.env.stores[handle.index].store,
+            handle,
+        }
+    }
+
+    /// Typed access to a timestamped key-value store.
+    pub fn timestamped_kv<'s, K, V>(
+        &'s mut self,
+        handle: &'s TimestampedKeyValueStoreHandle<K, V>,
+    ) -> TimestampedKeyValueStoreView<'s, K, V> {
+        TimestampedKeyValueStoreView {
+            store: &mut *self.env.stores[handle.0.index].store,
+            handle: &handle.0,
+        }
+    }
+
+    /// Whether the store has a write cache, in which case the cache forwards coalesced updates
+    /// on flush and the processor must not forward them itself.
+    pub(crate) fn caching_enabled<K, V>(&self, handle: &TimestampedKeyValueStoreHandle<K, V>) -> bool {
+        self.env.stores[handle.0.index].store.caching_enabled()
+    }
+
+    /// Reads another store as a table lookup (used by joins through value getters).
+    pub(crate) fn env_mut(&mut self) -> &mut Env {
+        self.env
+    }
+}
+
+impl<KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'_, KOut, VOut> {
+    /// Sends `record` to every downstream node.
+    pub fn forward(&mut self, record: Record<KOut, VOut>) -> Result<(), StreamsError> {
+        self.env.clock.set(record.timestamp);
+        forward_all(self.env, self.children, record)
+    }
+
+    /// Sends `record` to the downstream node called `child` only.
+    pub fn forward_to(&mut self, child: &str, record: Record<KOut, VOut>) -> Result<(), StreamsError> {
+        let index = self
+            .child_names
+            .iter()
+            .position(|n| &**n == child)
+            .ok_or_else(|| StreamsError::Processor {
+                processor: self.name.to_owned(),
+                reason: format!("`{child}` is not a child of this processor"),
+            })?;
+        self.forward_to_index(index, record)
+    }
+
+    /// Sends `record` to the `index`-th downstream node.
+    pub(crate) fn forward_to_index(&mut self, index: usize, record: Record<KOut, VOut>) -> Result<(), StreamsError> {
+        let child = *self
+            .children
+            .get(index)
+            .ok_or_else(|| StreamsError::Internal(format!("`{}` has no child {index}", self.name)))?;
+        self.env.clock.set(record.timestamp);
+        dispatch(self.env, child, record)
+    }
+}
+
+/// A processor's handle to a key-value store, from [`ProcessorContext::key_value_store`].
+pub struct KeyValueStoreHandle<K, V> {
+    index: usize,
+    name: Arc<str>,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+    timestamped: bool,
+}
+
+impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn err(&self, source: SerdeError) -> StreamsError {
+        StreamsError::Serialization {
+            context: self.name.to_string(),
+            source,
+        }
+    }
+
+    fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
+        self.key_serde.serialize(key).map_err(|e| self.err(e))
+    }
+
+    fn value_bytes(&self, value: &V, timestamp: i64) -> Result<Vec<u8>, StreamsError> {
+        if self.timestamped {
+            encode_value_and_timestamp(&*self.value_serde, value, timestamp)
+        } else {
+            self.value_serde.serialize(value)
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    fn value(&self, bytes: &[u8]) -> Result<V, StreamsError> {
+        if self.timestamped {
+            decode_value_and_timestamp(&*self.value_serde, bytes).map(|v| v.value)
+        } else {
+            self.value_serde.deserialize(bytes)
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    fn value_and_timestamp(&self, bytes: &[u8]) -> Result<ValueAndTimestamp<V>, StreamsError> {
+        decode_value_and_timestamp(&*self.value_serde, bytes).map_err(|e| self.err(e))
+    }
+
+    fn entry(&self, (k, v): (Vec<u8>, Vec<u8>)) -> Result<(K, V), StreamsError> {
+        Ok((
+            self.key_serde.deserialize(&k).map_err(|e| self.err(e))?,
+            self.value(&v)?,
+        ))
+    }
+}
+
+/// A processor's handle to a timestamped key-value store.
+pub struct TimestampedKeyValueStoreHandle<K, V>(KeyValueStoreHandle<K, V>);
+
+impl<K: 'static, V: 'static> TimestampedKeyValueStoreHandle<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// Typed operations on a key-value store, borrowed from the context for a moment.
+///
+/// On a timestamped store, values are written with the current record's timestamp and read
+/// without it.
+pub struct KeyValueStoreView<'s, K, V> {
+    store: &'s mut dyn KeyValueStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+    timestamp: i64,
+}
+
+impl<K: 'static, V: 'static> KeyValueStoreView<'_, K, V> {
+    /// The value for `key`.
+    pub fn get(&self, key: &K) -> Result<Option<V>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        self.store.get(&key)?.map(|v| self.handle.value(&v)).transpose()
+    }
+
+    /// Stores `value` for `key`.
+    pub fn put(&mut self, key: &K, value: &V) -> Result<(), StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let value = self.handle.value_bytes(value, self.timestamp)?;
+        Ok(self.store.put(&key, &value)?)
+    }
+
+    /// Stores `value` only if `key` has no value; returns the value that was there.
+    pub fn put_if_absent(&mut self, key: &K, value: &V) -> Result<Option<V>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let value = self.handle.value_bytes(value, self.timestamp)?;
+        self.store
+            .put_if_absent(&key, &value)?
+            .map(|v| self.handle.value(&v))
+            .transpose()
+    }
+
+    /// Removes `key`; returns the value that was there.
+    pub fn delete(&mut self, key: &K) -> Result<Option<V>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        self.store.delete(&key)?.map(|v| self.handle.value(&v)).transpose()
+    }
+
+    /// Entries with `from <= key <= to` in the order of their serialized keys.
+    pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>, StreamsError> {
+        let from = self.handle.key_bytes(from)?;
+        let to = self.handle.key_bytes(to)?;
+        self.collect(self.store.range(&from, &to)?)
+    }
+
+    /// Entries whose serialized key starts with the serialized `prefix`.
+    pub fn prefix_scan<P: 'static>(
+        &self,
+        prefix: &P,
+        prefix_serde: &dyn Serde<P>,
+    ) -> Result<Vec<(K, V)>, StreamsError> {
+        let prefix = prefix_serde.serialize(prefix).map_err(|e| self.handle.err(e))?;
+        self.collect(self.store.prefix_scan(&prefix)?)
+    }
+
+    /// All entries in the order of their serialized keys.
+    pub fn all(&self) -> Result<Vec<(K, V)>, StreamsError> {
+        self.collect(self.store.all()?)
+    }
+
+    /// An estimate of the number of entries.
+    pub fn approximate_num_entries(&self) -> Result<u64, StreamsError> {
+        Ok(self.store.approximate_num_entries()?)
+    }
+
+    fn collect(&self, iter: streams_state::KeyValueIterator<'_>) -> Result<Vec<(K, V)>, StreamsError> {
+        iter.map(|entry| self.handle.entry(entry?)).collect()
+    }
+}
+
+/// Typed operations on a timestamped key-value store.
+pub struct TimestampedKeyValueStoreView<'s, K, V> {
+    store: &'s mut dyn KeyValueStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+}
+
+impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
+    /// The value and timestamp for `key`.
+    pub fn get(&self, key: &K) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        self.store
+            .get(&key)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()
+    }
+
+    /// Stores `value` written at `timestamp` for `key`.
+    pub fn put(&mut self, key: &K, value: &V, timestamp: i64) -> Result<(), StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let value = self.handle.value_bytes(value, timestamp)?;
+        Ok(self.store.put(&key, &value)?)
+    }
+
+    /// Removes `key`; returns what was there.
+    pub fn delete(&mut self, key: &K) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        self.store
+            .delete(&key)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()
+    }
+
+    /// All entries in the order of their serialized keys.
+    pub fn all(&self) -> Result<Vec<(K, ValueAndTimestamp<V>)>, StreamsError> {
+        self.store
+            .all()?
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    self.handle.key_serde.deserialize(&k).map_err(|e| self.handle.err(e))?,
+                    self.handle.value_and_timestamp(&v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The stored bytes for `key` and the bytes `value` at `timestamp` would be stored as;
+    /// lets table sources skip idempotent updates as Kafka Streams does.
+    pub(crate) fn encoded(
+        &self,
+        key: &K,
+        value: &V,
+        timestamp: i64,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<u8>), StreamsError> {
+        let key_bytes = self.handle.key_bytes(key)?;
+        let old = self.store.get(&key_bytes)?;
+        let new = self.handle.value_bytes(value, timestamp)?;
+        Ok((key_bytes, old, new))
+    }
+
+    /// Writes already-encoded bytes.
+    pub(crate) fn put_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), StreamsError> {
+        Ok(self.store.put(key, value)?)
+    }
+}

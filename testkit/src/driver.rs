@@ -1,0 +1,477 @@
+//! The driver: tasks of every sub-topology and partition over in-memory topics.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use streams_core::internals::partitioner::murmur2_partition;
+use streams_core::internals::{
+    DeserializationExceptionHandler, LogAndFail, RecordCollector, Task, TaskId, TaskMetrics,
+};
+use streams_core::processor::{Headers, ProducerRecord, RawRecord, ValueAndTimestamp};
+use streams_core::serde::Serde;
+use streams_core::topology::{TaskConfig, Topology};
+use streams_core::StreamsError;
+use streams_state::ChangelogRecord;
+
+use crate::topics::{TestInputTopic, TestOutputTopic};
+
+/// Settings of a [`TopologyTestDriver`].
+#[derive(Clone)]
+pub struct DriverConfig {
+    /// `application.id` (prefix of internal topics). Default `test-app`.
+    pub application_id: String,
+    /// Partition counts of user topics; topics not listed have one partition.
+    pub partitions: HashMap<String, i32>,
+    /// Write cache per task in bytes. Default 10 MiB, Kafka Streams' default.
+    pub cache_max_bytes: usize,
+    /// Commit after every piped record (the default), as Kafka Streams' test driver does.
+    pub commit_every_record: bool,
+    /// What to do with records that fail to deserialize. Default: fail.
+    pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
+    /// Wall-clock time at start, in milliseconds. Default 0.
+    pub initial_wall_clock_ms: i64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            application_id: "test-app".into(),
+            partitions: HashMap::new(),
+            cache_max_bytes: 10 * 1024 * 1024,
+            commit_every_record: true,
+            deserialization_handler: Arc::new(LogAndFail),
+            initial_wall_clock_ms: 0,
+        }
+    }
+}
+
+impl DriverConfig {
+    /// Sets the partition count of a user topic.
+    pub fn with_partitions(mut self, topic: impl Into<String>, partitions: i32) -> Self {
+        self.partitions.insert(topic.into(), partitions);
+        self
+    }
+
+    /// Sets the cache size (0: every update is forwarded at once).
+    pub fn with_cache_max_bytes(mut self, bytes: usize) -> Self {
+        self.cache_max_bytes = bytes;
+        self
+    }
+
+    /// Sets the deserialization handler.
+    pub fn with_deserialization_handler(mut self, handler: impl DeserializationExceptionHandler + 'static) -> Self {
+        self.deserialization_handler = Arc::new(handler);
+        self
+    }
+
+    /// Sets the application id.
+    pub fn with_application_id(mut self, id: impl Into<String>) -> Self {
+        self.application_id = id.into();
+        self
+    }
+
+    /// Commit only when [`TopologyTestDriver::commit`] is called.
+    pub fn with_manual_commit(mut self) -> Self {
+        self.commit_every_record = false;
+        self
+    }
+}
+
+/// Every record the topology produced, per topic, in order; shared with the tasks.
+#[derive(Default)]
+pub(crate) struct TopicLog {
+    /// All records ever written, per topic (with the partition chosen).
+    pub(crate) history: BTreeMap<String, Vec<ProducerRecord>>,
+    /// Records not yet read by an output topic reader, per topic.
+    pub(crate) unread: HashMap<String, VecDeque<ProducerRecord>>,
+    /// Records written to internal topics and not yet routed back.
+    pub(crate) pending_internal: VecDeque<ProducerRecord>,
+}
+
+pub(crate) struct Collector {
+    pub(crate) log: Mutex<TopicLog>,
+    pub(crate) partitions: HashMap<String, i32>,
+    pub(crate) internal_topics: Vec<String>,
+}
+
+impl RecordCollector for Collector {
+    fn send(&self, mut record: ProducerRecord) -> Result<(), StreamsError> {
+        if record.partition.is_none() {
+            record.partition = Some(0);
+        }
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let topic = record.topic.to_string();
+        if self.internal_topics.contains(&topic) && topic.ends_with("-repartition") {
+            log.pending_internal.push_back(record.clone());
+        }
+        log.unread.entry(topic.clone()).or_default().push_back(record.clone());
+        log.history.entry(topic).or_default().push(record);
+        Ok(())
+    }
+
+    fn partitions_for(&self, topic: &str) -> Option<i32> {
+        Some(self.partitions.get(topic).copied().unwrap_or(1))
+    }
+
+    fn flush(&self) -> Result<(), StreamsError> {
+        Ok(())
+    }
+}
+
+pub(crate) struct DriverState {
+    pub(crate) topology: Topology,
+    pub(crate) config: DriverConfig,
+    pub(crate) tasks: BTreeMap<TaskId, Task>,
+    pub(crate) collector: Arc<Collector>,
+    pub(crate) offsets: HashMap<(String, i32), i64>,
+    pub(crate) wall_clock: i64,
+}
+
+impl DriverState {
+    fn partitions_of(&self, topic: &str) -> i32 {
+        self.collector.partitions.get(topic).copied().unwrap_or(1)
+    }
+
+    /// Writes a raw record to an input topic and runs everything it causes.
+    pub(crate) fn pipe(
+        &mut self,
+        topic: &str,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<(), StreamsError> {
+        let partitions = self.partitions_of(topic);
+        let partition = key.as_deref().map_or(0, |k| murmur2_partition(k, partitions));
+        self.enqueue(topic, partition, key, value, timestamp, headers)?;
+        self.run()?;
+        if self.config.commit_every_record {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn enqueue(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<(), StreamsError> {
+        let app = self.config.application_id.clone();
+        let sub = self
+            .topology
+            .subtopology_reading(&app, topic)
+            .ok_or_else(|| StreamsError::Config {
+                key: topic.to_owned(),
+                reason: "the topology does not read this topic".into(),
+            })?;
+        let offset = self.offsets.entry((topic.to_owned(), partition)).or_insert(0);
+        let record = RawRecord {
+            key,
+            value,
+            timestamp,
+            offset: *offset,
+            headers,
+        };
+        *offset += 1;
+        let id = TaskId {
+            subtopology: sub,
+            partition,
+        };
+        let task = self
+            .tasks
+            .get_mut(&id)
+            .ok_or_else(|| StreamsError::Internal(format!("no task {id} for {topic}-{partition}")))?;
+        task.add_records(topic, [record])
+    }
+
+    /// Processes until no task has buffered records and no repartition record is pending.
+    fn run(&mut self) -> Result<(), StreamsError> {
+        loop {
+            for task in self.tasks.values_mut() {
+                task.process_all()?;
+            }
+            if !self.route_internal()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves records written to repartition topics into the tasks that read them.
+    fn route_internal(&mut self) -> Result<bool, StreamsError> {
+        let pending: Vec<ProducerRecord> = {
+            let mut log = self.collector.log.lock().unwrap_or_else(|e| e.into_inner());
+            log.pending_internal.drain(..).collect()
+        };
+        let routed = !pending.is_empty();
+        for record in pending {
+            self.enqueue(
+                &record.topic,
+                record.partition.unwrap_or(0),
+                record.key,
+                record.value,
+                record.timestamp,
+                record.headers,
+            )?;
+        }
+        Ok(routed)
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<(), StreamsError> {
+        loop {
+            for task in self.tasks.values_mut() {
+                task.commit()?;
+            }
+            let routed = self.route_internal()?;
+            if !routed {
+                return Ok(());
+            }
+            self.run()?;
+        }
+    }
+
+    pub(crate) fn read_unread(&self, topic: &str) -> Option<ProducerRecord> {
+        let mut log = self.collector.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.unread.get_mut(topic).and_then(VecDeque::pop_front)
+    }
+
+    pub(crate) fn unread_count(&self, topic: &str) -> usize {
+        let log = self.collector.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.unread.get(topic).map_or(0, VecDeque::len)
+    }
+}
+
+/// Runs a [`Topology`] without a broker, through the same tasks as production.
+pub struct TopologyTestDriver {
+    pub(crate) state: Rc<RefCell<DriverState>>,
+}
+
+impl TopologyTestDriver {
+    /// A driver with the default [`DriverConfig`].
+    pub fn new(topology: Topology) -> Result<Self, StreamsError> {
+        Self::with_config(topology, DriverConfig::default())
+    }
+
+    /// A driver with `config`. Fails when joined inputs are not co-partitioned.
+    pub fn with_config(topology: Topology, config: DriverConfig) -> Result<Self, StreamsError> {
+        let partitions_of = |t: &str| Some(config.partitions.get(t).copied().unwrap_or(1));
+        let internal = topology.internal_topics(&config.application_id, &partitions_of)?;
+        let mut partitions = config.partitions.clone();
+        for topic in &internal {
+            partitions.insert(topic.name.clone(), topic.partitions);
+        }
+        let collector = Arc::new(Collector {
+            log: Mutex::new(TopicLog::default()),
+            partitions,
+            internal_topics: internal.iter().map(|t| t.name.clone()).collect(),
+        });
+        let counts = topology.task_counts(&partitions_of)?;
+        let task_config = TaskConfig {
+            cache_max_bytes: config.cache_max_bytes,
+            deserialization_handler: Arc::clone(&config.deserialization_handler),
+            wall_clock_ms: config.initial_wall_clock_ms,
+            ..TaskConfig::new(
+                config.application_id.clone(),
+                Arc::clone(&collector) as Arc<dyn RecordCollector>,
+            )
+        };
+        let mut tasks = BTreeMap::new();
+        for (sub, &count) in counts.iter().enumerate() {
+            for partition in 0..count {
+                let id = TaskId {
+                    subtopology: sub as u32,
+                    partition,
+                };
+                let mut task = topology.create_task(id, &task_config)?;
+                task.initialize()?;
+                tasks.insert(id, task);
+            }
+        }
+        Ok(TopologyTestDriver {
+            state: Rc::new(RefCell::new(DriverState {
+                topology,
+                wall_clock: config.initial_wall_clock_ms,
+                config,
+                tasks,
+                collector,
+                offsets: HashMap::new(),
+            })),
+        })
+    }
+
+    /// An input topic writing keys with `key_serde` and values with `value_serde`.
+    pub fn create_input_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: impl Serde<K>,
+        value_serde: impl Serde<V>,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic::new(
+            Rc::clone(&self.state),
+            topic,
+            Arc::new(key_serde),
+            Arc::new(value_serde),
+        )
+    }
+
+    /// An output topic reading keys with `key_serde` and values with `value_serde`. Internal
+    /// topics are named in full (`<application.id>-...`).
+    pub fn create_output_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: impl Serde<K>,
+        value_serde: impl Serde<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic::new(
+            Rc::clone(&self.state),
+            topic,
+            Arc::new(key_serde),
+            Arc::new(value_serde),
+        )
+    }
+
+    /// Every record written to `topic` so far, read or not, in order (output, repartition and
+    /// changelog topics alike).
+    pub fn produced_records(&self, topic: &str) -> Vec<ProducerRecord> {
+        let state = self.state.borrow();
+        let log = state.collector.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.history.get(topic).cloned().unwrap_or_default()
+    }
+
+    /// Names of every topic written so far.
+    pub fn produced_topics(&self) -> Vec<String> {
+        let state = self.state.borrow();
+        let log = state.collector.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.history.keys().cloned().collect()
+    }
+
+    /// Commits every task: caches flush and forward.
+    pub fn commit(&self) -> Result<(), StreamsError> {
+        self.state.borrow_mut().commit()
+    }
+
+    /// Advances wall-clock time, running due wall-clock punctuations.
+    pub fn advance_wall_clock_time(&self, by: Duration) -> Result<(), StreamsError> {
+        let mut state = self.state.borrow_mut();
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        state.wall_clock = state.wall_clock.saturating_add(ms);
+        let now = state.wall_clock;
+        for task in state.tasks.values_mut() {
+            task.advance_wall_clock(now)?;
+        }
+        state.run()?;
+        if state.config.commit_every_record {
+            state.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Every entry of store `name`, over all tasks, sorted by key bytes within a task and by
+    /// task id across tasks. Timestamps of timestamped stores are dropped.
+    pub fn key_value_store<K: 'static, V: 'static>(&self, name: &str) -> Result<Vec<(K, V)>, StreamsError> {
+        let state = self.state.borrow();
+        let mut entries = Vec::new();
+        for task in Self::tasks_with_store(&state, name)? {
+            entries.extend(task.store_entries::<K, V>(name)?);
+        }
+        Ok(entries)
+    }
+
+    /// Every entry of the timestamped store `name`, over all tasks.
+    pub fn timestamped_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(K, ValueAndTimestamp<V>)>, StreamsError> {
+        let state = self.state.borrow();
+        let mut entries = Vec::new();
+        for task in Self::tasks_with_store(&state, name)? {
+            entries.extend(task.timestamped_store_entries::<K, V>(name)?);
+        }
+        Ok(entries)
+    }
+
+    /// The value of `key` in store `name` (whichever task holds it).
+    pub fn store_get<K: 'static, V: 'static>(&self, name: &str, key: &K) -> Result<Option<V>, StreamsError> {
+        let state = self.state.borrow();
+        for task in Self::tasks_with_store(&state, name)? {
+            if let Some(found) = task.store_get::<K, V>(name, key)? {
+                return Ok(Some(found.value));
+            }
+        }
+        Ok(None)
+    }
+
+    fn tasks_with_store<'a>(state: &'a DriverState, name: &str) -> Result<Vec<&'a Task>, StreamsError> {
+        let tasks: Vec<&Task> = state
+            .tasks
+            .values()
+            .filter(|t| t.stores().any(|(s, _)| s == name))
+            .collect();
+        if tasks.is_empty() {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "no such store in the topology".into(),
+            });
+        }
+        Ok(tasks)
+    }
+
+    /// Applies changelog records to store `name` of the task for `partition` (as a restore
+    /// after a restart would), without logging them again.
+    pub fn restore_store(&self, name: &str, partition: i32, records: &[ChangelogRecord]) -> Result<(), StreamsError> {
+        let mut state = self.state.borrow_mut();
+        let task = state
+            .tasks
+            .values_mut()
+            .find(|t| t.id().partition == partition && t.stores().any(|(s, _)| s == name))
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: format!("no task of partition {partition} holds it"),
+            })?;
+        task.restore(name, records)
+    }
+
+    /// Counters of every task.
+    pub fn metrics(&self) -> BTreeMap<TaskId, TaskMetrics> {
+        let state = self.state.borrow();
+        state.tasks.iter().map(|(id, t)| (*id, t.metrics().clone())).collect()
+    }
+
+    /// The sum of the counters of all tasks.
+    pub fn total_metrics(&self) -> TaskMetrics {
+        let mut total = TaskMetrics::default();
+        for m in self.metrics().values() {
+            total.records_processed += m.records_processed;
+            total.dropped_records += m.dropped_records;
+            total.deserialization_errors_skipped += m.deserialization_errors_skipped;
+            total.punctuations += m.punctuations;
+            total.commits += m.commits;
+        }
+        total
+    }
+
+    /// The topology under test.
+    pub fn topology(&self) -> Topology {
+        self.state.borrow().topology.clone()
+    }
+
+    /// The application id internal topics are prefixed with.
+    pub fn application_id(&self) -> String {
+        self.state.borrow().config.application_id.clone()
+    }
+
+    /// Closes every task (commits first).
+    pub fn close(self) -> Result<(), StreamsError> {
+        let mut state = self.state.borrow_mut();
+        for task in state.tasks.values_mut() {
+            task.close()?;
+        }
+        Ok(())
+    }
+}
