@@ -25,6 +25,8 @@
 //! ```
 
 mod driver;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod strategies;
 mod topics;
 

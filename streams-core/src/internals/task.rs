@@ -35,6 +35,8 @@ struct PartitionQueue {
     topic: Arc<str>,
     source: NodeId,
     records: VecDeque<RawRecord>,
+    /// Offset after the last record taken from this partition.
+    next_offset: Option<i64>,
 }
 
 /// One sub-topology instantiated for one partition.
@@ -53,6 +55,7 @@ impl Task {
                 topic,
                 source,
                 records: VecDeque::new(),
+                next_offset: None,
             })
             .collect();
         Task {
@@ -122,6 +125,22 @@ impl Task {
         Ok(())
     }
 
+    /// For each input partition a record was taken from: the offset to commit (the offset
+    /// after the last record taken), as `(topic, partition, offset)`.
+    pub fn consumed_offsets(&self) -> Vec<(Arc<str>, i32, i64)> {
+        self.queues
+            .iter()
+            .filter_map(|q| q.next_offset.map(|o| (Arc::clone(&q.topic), self.id.partition, o)))
+            .collect()
+    }
+
+    /// Drops buffered records (after a rebalance or a failure; they will be fetched again).
+    pub fn clear_buffers(&mut self) {
+        for q in &mut self.queues {
+            q.records.clear();
+        }
+    }
+
     /// Number of buffered records.
     pub fn buffered(&self) -> usize {
         self.queues.iter().map(|q| q.records.len()).sum()
@@ -144,6 +163,7 @@ impl Task {
         let Some(record) = queue.records.pop_front() else {
             return Ok(false);
         };
+        queue.next_offset = Some(record.offset + 1);
         let topic = Arc::clone(&queue.topic);
         let source = queue.source;
         self.env.metrics.records_processed += 1;
@@ -290,6 +310,11 @@ impl Task {
     /// Counters of this task.
     pub fn metrics(&self) -> &TaskMetrics {
         &self.env.metrics
+    }
+
+    /// Whether store `name` keeps its data on disk across restarts.
+    pub fn store_is_persistent(&self, name: &str) -> bool {
+        self.env.stores.iter().any(|s| &*s.name == name && s.store.persistent())
     }
 
     /// Names of the task's stores with their changelog topics (when logged).
