@@ -88,5 +88,177 @@ fn word_count_on_kafka_matches_the_testkit() {
         actual.entry(key).or_default().push(value);
     }
     assert_eq!(actual, expected);
-    let _ = Instant::now();
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn decode_counts(records: Vec<testkit::kafka::ConsumedRecord>) -> BTreeMap<String, i64> {
+    records
+        .into_iter()
+        .map(|r| {
+            (
+                Serde::<String>::deserialize(&Serdes::string(), &r.key.expect("key")).expect("key"),
+                Serde::<i64>::deserialize(&Serdes::i64(), &r.value.expect("value")).expect("value"),
+            )
+        })
+        .collect()
+}
+
+fn final_counts(lines: &[String]) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for line in lines {
+        for word in line.split_whitespace() {
+            *counts.entry(word.to_lowercase()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn produce_lines(kafka: &EmbeddedKafka, lines: &[String], first_ts: i64) {
+    let records: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (None, Some(l.clone().into_bytes()), first_ts + i as i64))
+        .collect();
+    kafka.produce("lines", records).expect("produce");
+}
+
+#[test]
+fn state_is_rebuilt_from_the_changelog_when_the_state_directory_is_lost() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(120);
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut streams = KafkaStreams::new(word_count(), config(&kafka, "restore", dir.path())).expect("streams");
+        streams.start_with(&kafka.topic_creator()).expect("start");
+        kafka
+            .consume("word-counts", first_updates, Duration::from_secs(60))
+            .expect("consume");
+        assert!(streams.close(Duration::from_secs(30)));
+        // The state directory goes away with `dir` here.
+    }
+    produce_lines(&kafka, second, 1_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(word_count(), config(&kafka, "restore", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(60))
+        .expect("consume");
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(
+        records.len(),
+        total,
+        "one output per word occurrence, none lost or repeated"
+    );
+    assert_eq!(decode_counts(records), final_counts(&all));
+}
+
+fn numbers() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, i64>("numbers", Consumed::with(Serdes::string(), Serdes::i64()))
+        .map_values(|n| n * 10)
+        .to("tens", Produced::with(Serdes::string(), Serdes::i64()));
+    builder.build().expect("topology")
+}
+
+fn poison_input(kafka: &EmbeddedKafka) {
+    kafka.create_topic("numbers", 1).expect("topic");
+    kafka.create_topic("tens", 1).expect("topic");
+    let good = |n: i64| Some(n.to_be_bytes().to_vec());
+    kafka
+        .produce(
+            "numbers",
+            vec![
+                (Some(b"a".to_vec()), good(1), 1),
+                (Some(b"b".to_vec()), Some(b"bad".to_vec()), 2),
+                (Some(b"c".to_vec()), good(3), 3),
+            ],
+        )
+        .expect("produce");
+}
+
+#[test]
+fn a_poison_pill_stops_the_application_with_the_default_handler() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    poison_input(&kafka);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(numbers(), config(&kafka, "poison-fail", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    wait_for("the error state", Duration::from_secs(60), || {
+        streams.state() == State::Error
+    });
+    assert_eq!(
+        streams.error().as_deref(),
+        Some("failed to deserialize the value of the record at numbers-0@1: expected 8 bytes for i64, got 3")
+    );
+    streams.close(Duration::from_secs(10));
+    assert_eq!(streams.state(), State::Error);
+}
+
+#[test]
+fn a_poison_pill_is_skipped_and_counted_with_log_and_continue() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    poison_input(&kafka);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&kafka, "poison-continue", dir.path());
+    config
+        .set(
+            "default.deserialization.exception.handler",
+            "LogAndContinueExceptionHandler",
+        )
+        .expect("handler");
+    let mut streams = KafkaStreams::new(numbers(), config).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let records = kafka.consume("tens", 2, Duration::from_secs(60)).expect("consume");
+    let values: Vec<(Vec<u8>, i64)> = records
+        .into_iter()
+        .map(|r| {
+            let v = Serde::<i64>::deserialize(&Serdes::i64(), &r.value.expect("value")).expect("value");
+            (r.key.expect("key"), v)
+        })
+        .collect();
+    assert_eq!(values, vec![(b"a".to_vec(), 10), (b"c".to_vec(), 30)]);
+    wait_for("the skip to be counted", Duration::from_secs(30), || {
+        streams.metrics().deserialization_errors_skipped == 1
+    });
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(streams.state(), State::NotRunning);
+}
+
+#[test]
+fn joined_inputs_with_different_partition_counts_fail_at_start() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("clicks", 4).expect("topic");
+    kafka.create_topic("regions", 2).expect("topic");
+    kafka.create_topic("out", 4).expect("topic");
+    let builder = StreamsBuilder::new();
+    let regions = builder.table::<String, String>("regions", Consumed::with(Serdes::string(), Serdes::string()));
+    builder
+        .stream::<String, i64>("clicks", Consumed::with(Serdes::string(), Serdes::i64()))
+        .join(&regions, |clicks, region| format!("{region}:{clicks}"))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams =
+        KafkaStreams::new(builder.build().expect("topology"), config(&kafka, "copart", dir.path())).expect("streams");
+    let err = streams.start_with(&kafka.topic_creator()).expect_err("must fail");
+    assert_eq!(
+        err.to_string(),
+        "invalid topology: topics joined together must be co-partitioned (same partition count), but `clicks` \
+         has 4 and `regions` has 2; repartition one side (KStream::repartition with \
+         Repartitioned::with_number_of_partitions)"
+    );
+    assert_eq!(streams.state(), State::Created);
 }

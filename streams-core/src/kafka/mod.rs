@@ -30,7 +30,7 @@ mod restore;
 mod state_dir;
 mod thread;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -43,7 +43,7 @@ use rdkafka::ClientConfig;
 
 pub use config::{is_secret, DeserializationHandlerKind, ProcessingGuarantee, StreamsConfig};
 
-use crate::internals::{DeserializationExceptionHandler, LogAndContinue, LogAndFail};
+use crate::internals::{DeserializationExceptionHandler, LogAndContinue, LogAndFail, TaskId, TaskMetrics};
 use crate::topology::{InternalTopic, InternalTopicKind, Topology};
 use crate::StreamsError;
 
@@ -69,6 +69,8 @@ type Listener = Arc<dyn Fn(State, State) + Send + Sync>;
 /// The instance state, derived from the threads' states, with a listener called on changes.
 pub(crate) struct StateMachine {
     inner: Mutex<(State, Vec<State>)>,
+    /// Counters of the tasks each thread runs, as of its last commit.
+    tasks: Mutex<Vec<BTreeMap<TaskId, TaskMetrics>>>,
     listener: Mutex<Option<Listener>>,
     error: Mutex<Option<String>>,
 }
@@ -77,6 +79,7 @@ impl StateMachine {
     fn new(threads: usize) -> Self {
         StateMachine {
             inner: Mutex::new((State::Created, vec![State::Created; threads])),
+            tasks: Mutex::new(vec![BTreeMap::new(); threads]),
             listener: Mutex::new(None),
             error: Mutex::new(None),
         }
@@ -120,6 +123,13 @@ impl StateMachine {
 
     fn state(&self) -> State {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// Records the tasks a thread runs now and their counters.
+    pub(crate) fn set_tasks(&self, index: usize, tasks: BTreeMap<TaskId, TaskMetrics>) {
+        if let Some(slot) = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+            *slot = tasks;
+        }
     }
 }
 
@@ -189,12 +199,16 @@ pub struct MockClusterTopicCreator<'a, C: rdkafka::ClientContext>(pub &'a rdkafk
 impl<C: rdkafka::ClientContext> TopicCreator for MockClusterTopicCreator<'_, C> {
     fn create_topics(&self, topics: &[InternalTopic]) -> Result<(), StreamsError> {
         for t in topics {
-            self.0
-                .create_topic(&t.name, t.partitions, 1)
-                .map_err(|e| StreamsError::Send {
-                    topic: t.name.clone(),
-                    reason: format!("could not create topic on the mock cluster: {e}"),
-                })?;
+            match self.0.create_topic(&t.name, t.partitions, 1) {
+                Ok(()) => {}
+                Err(rdkafka::error::KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err(e) => {
+                    return Err(StreamsError::Send {
+                        topic: t.name.clone(),
+                        reason: format!("could not create topic on the mock cluster: {e}"),
+                    })
+                }
+            }
         }
         Ok(())
     }
@@ -239,6 +253,29 @@ impl KafkaStreams {
     /// The current state.
     pub fn state(&self) -> State {
         self.states.state()
+    }
+
+    /// The tasks this instance runs, with their counters as of each thread's last commit.
+    pub fn tasks(&self) -> BTreeMap<TaskId, TaskMetrics> {
+        self.states
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(|m| m.iter().map(|(id, m)| (*id, m.clone())))
+            .collect()
+    }
+
+    /// The sum of the counters of all tasks (as of the last commits).
+    pub fn metrics(&self) -> TaskMetrics {
+        self.tasks().values().fold(TaskMetrics::default(), |mut total, m| {
+            total.records_processed += m.records_processed;
+            total.dropped_records += m.dropped_records;
+            total.deserialization_errors_skipped += m.deserialization_errors_skipped;
+            total.punctuations += m.punctuations;
+            total.commits += m.commits;
+            total
+        })
     }
 
     /// The error that stopped a thread, if any.

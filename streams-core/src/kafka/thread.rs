@@ -118,7 +118,17 @@ impl TaskManager {
         if !self.eos() {
             self.write_checkpoints()?;
         }
+        self.publish_tasks();
         Ok(())
+    }
+
+    fn publish_tasks(&self) {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|(id, running)| (*id, running.task.metrics().clone()))
+            .collect();
+        self.states.set_tasks(self.thread, tasks);
     }
 
     fn write_checkpoints(&mut self) -> Result<(), StreamsError> {
@@ -202,6 +212,7 @@ impl TaskManager {
                 }
             }
         }
+        self.publish_tasks();
         self.states.set_thread(self.thread, super::State::Running);
     }
 
@@ -409,6 +420,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
             }
         }
         manager.tasks.clear();
+        manager.publish_tasks();
         Ok(())
     })();
     consumer.unsubscribe();
