@@ -21,12 +21,15 @@ Rerun (from the repository root):
         jpmml-evaluator==0.16.0 skl2onnx==1.20.0 onnx==1.23.2 onnxruntime==1.31.1 pandas
     /tmp/mlvenv/bin/python streams-ml/testdata/generate.py
 
-The output is deterministic for these versions except for the timestamps that sklearn2pmml
-writes into each PMML header.
+Arguments select parts (`json`, `pmml`, `onnx`, `handmade`; default all). The output is
+deterministic for these versions except for the timestamps that sklearn2pmml writes into each
+PMML header. `handmade` writes a hand-built ONNX tree regressor (scored by onnxruntime) and, under
+`onnx/invalid/`, hand-built ONNX documents that a loader must reject.
 """
 
 import json
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -292,11 +295,125 @@ def onnx_models(df, y_reg, y_cls):
            iy.to_numpy(), iref, True, {MLPClassifier: no_zipmap})
 
 
+# ---------------------------------------------------------------------------------------------
+# Handmade ONNX tree ensembles: one valid (scored by onnxruntime), and invalid ones that a loader
+# must reject without crashing.
+
+
+def tree_ensemble_graph(name, op, attributes, n_outputs, inputs=1, extra_initializers=()):
+    from onnx import TensorProto, helper
+
+    ml = "ai.onnx.ml"
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])
+    graph_inputs = [x] + [helper.make_tensor_value_info("X%d" % i, TensorProto.FLOAT, [None, 2])
+                          for i in range(1, inputs)]
+    if op == "TreeEnsembleRegressor":
+        outputs = [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, n_outputs])]
+        node = helper.make_node(op, ["X"], ["variable"], domain=ml, **attributes)
+    else:
+        outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                   helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, n_outputs])]
+        node = helper.make_node(op, ["X"], ["label", "probabilities"], domain=ml, **attributes)
+    graph = helper.make_graph([node], name, graph_inputs, outputs, initializer=list(extra_initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ml, 3)])
+    model.ir_version = 8
+    return model
+
+
+def small_tree(**overrides):
+    """Two trees over two features; tree 0 splits on x0, tree 1 on x1."""
+    attributes = dict(
+        nodes_treeids=[0, 0, 0, 1, 1, 1],
+        nodes_nodeids=[0, 1, 2, 0, 1, 2],
+        nodes_featureids=[0, 0, 0, 1, 0, 0],
+        nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LT", "LEAF", "LEAF"],
+        nodes_values=[0.5, 0.0, 0.0, -1.25, 0.0, 0.0],
+        nodes_truenodeids=[1, 0, 0, 1, 0, 0],
+        nodes_falsenodeids=[2, 0, 0, 2, 0, 0],
+    )
+    attributes.update(overrides)
+    return attributes
+
+
+def handmade_onnx():
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    # Valid: two targets, averaged over the trees, plus base values.
+    regressor = small_tree(
+        n_targets=2, aggregate_function="AVERAGE", base_values=[10.0, -10.0],
+        target_treeids=[0, 0, 0, 0, 1, 1, 1, 1], target_nodeids=[1, 1, 2, 2, 1, 1, 2, 2],
+        target_ids=[0, 1, 0, 1, 0, 1, 0, 1], target_weights=[1.0, 2.0, 3.0, 4.0, 0.5, 0.25, 8.0, 16.0])
+    model = tree_ensemble_graph("regressor2", "TreeEnsembleRegressor", regressor, 2)
+    onnx.checker.check_model(model)
+    path = out("onnx", "handmade_tree_regressor2.onnx")
+    onnx.save(model, path)
+    inputs = np.array([[0.0, -2.0], [0.0, 0.0], [1.0, -2.0], [1.0, 3.0], [0.5, -1.25], [0.25, 7.5]],
+                      dtype=np.float32)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    vectors = sess.run(None, {"X": inputs})[0]
+    write_json(path + ".expected.json", {
+        "producer": "onnxruntime %s on a handmade TreeEnsembleRegressor" % ort.__version__,
+        "inputs": inputs.astype(np.float64).tolist(),
+        "vectors": np.asarray(vectors, dtype=np.float64).tolist(),
+    })
+
+    classifier = dict(classlabels_int64s=[0, 1, 2],
+                      class_treeids=[0, 0, 1, 1], class_nodeids=[1, 2, 1, 2],
+                      class_ids=[0, 1, 1, 2], class_weights=[1.0, 1.0, 1.0, 1.0])
+    invalid = {
+        "cycle": small_tree(nodes_truenodeids=[1, 0, 0, 0, 0, 0], **classifier),
+        "child_out_of_range": small_tree(nodes_falsenodeids=[2, 0, 0, 9, 0, 0], **classifier),
+        "class_out_of_range": small_tree(**dict(classifier, class_ids=[0, 1, 1, 7])),
+        "duplicate_node": small_tree(nodes_nodeids=[0, 1, 1, 0, 1, 2], **classifier),
+        "leaf_on_branch": small_tree(**dict(classifier, class_nodeids=[0, 2, 1, 2])),
+        "gte_mode": small_tree(nodes_modes=["BRANCH_GTE", "LEAF", "LEAF", "BRANCH_LT", "LEAF", "LEAF"],
+                               **classifier),
+        "length_mismatch": small_tree(nodes_values=[0.5, 0.0], **classifier),
+        "negative_feature": small_tree(nodes_featureids=[0, 0, 0, -3, 0, 0], **classifier),
+    }
+    for name, attributes in invalid.items():
+        model = tree_ensemble_graph(name, "TreeEnsembleClassifier", attributes, 3)
+        onnx.save(model, out("onnx", "invalid", name + ".onnx"))
+
+    regressor_min = dict(regressor, aggregate_function="MIN")
+    onnx.save(tree_ensemble_graph("min", "TreeEnsembleRegressor", regressor_min, 2),
+              out("onnx", "invalid", "regressor_min.onnx"))
+    onnx.save(tree_ensemble_graph("two_inputs", "TreeEnsembleRegressor", regressor, 2, inputs=2),
+              out("onnx", "invalid", "two_inputs.onnx"))
+
+    external = helper.make_tensor("unused", TensorProto.FLOAT, [4], [0.0, 0.0, 0.0, 0.0])
+    external.data_location = TensorProto.EXTERNAL
+    del external.float_data[:]
+    entry = external.external_data.add()
+    entry.key, entry.value = "location", "/etc/passwd"
+    onnx.save(tree_ensemble_graph("external", "TreeEnsembleRegressor", regressor, 2,
+                                  extra_initializers=[external]),
+              out("onnx", "invalid", "external_data.onnx"))
+
+    short = helper.make_tensor("short", TensorProto.FLOAT, [3], np.zeros(3, dtype=np.float32).tobytes(), raw=True)
+    short.dims[:] = [1000, 1000]
+    onnx.save(tree_ensemble_graph("short", "TreeEnsembleRegressor", regressor, 2, extra_initializers=[short]),
+              out("onnx", "invalid", "short_raw_data.onnx"))
+
+    dangling = tree_ensemble_graph("dangling", "TreeEnsembleRegressor", regressor, 2)
+    dangling.graph.output[0].name = "nowhere"
+    onnx.save(dangling, out("onnx", "invalid", "undefined_output.onnx"))
+
+
 def main():
+    # Optional arguments pick parts: json, pmml, onnx, handmade (default: all).
+    parts = set(sys.argv[1:]) or {"json", "pmml", "onnx", "handmade"}
     df, y_reg, y_cls = synthetic()
-    json_models(df, y_reg, y_cls)
-    pmml_models(df, y_reg, y_cls)
-    onnx_models(df, y_reg, y_cls)
+    if "json" in parts:
+        json_models(df, y_reg, y_cls)
+    if "pmml" in parts:
+        pmml_models(df, y_reg, y_cls)
+    if "onnx" in parts:
+        onnx_models(df, y_reg, y_cls)
+    if "handmade" in parts:
+        handmade_onnx()
 
 
 if __name__ == "__main__":
