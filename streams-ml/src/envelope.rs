@@ -165,12 +165,19 @@ pub fn load_model(name: &str, bytes: &[u8]) -> Result<Arc<dyn Model>, ModelError
 /// Loads a bare model document of a known format (for example a file).
 ///
 /// ```
-/// use streams_ml::{load_document, Model, ModelFormat};
+/// use streams_ml::{load_document, Features, ModelFormat};
 ///
 /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/pmml/iris_tree.pmml");
 /// let bytes = std::fs::read(path).expect("test model");
 /// let model = load_document(ModelFormat::Pmml, "iris", 1, &bytes)?;
-/// assert_eq!(model.predict(&[5.1, 3.5, 1.4, 0.2])?.label(), Some("setosa"));
+/// // The tree only uses the petal measurements; other named features are ignored.
+/// assert_eq!(model.inputs().len(), 2);
+/// let flower = Features::new()
+///     .with("sepal_length", 5.1)
+///     .with("sepal_width", 3.5)
+///     .with("petal_length", 1.4)
+///     .with("petal_width", 0.2);
+/// assert_eq!(model.predict_named(&flower)?.label(), Some("setosa"));
 /// # Ok::<(), streams_ml::ModelError>(())
 /// ```
 pub fn load_document(
