@@ -1,7 +1,7 @@
 //! PMML 4.x models: `RegressionModel`, `TreeModel` and `MiningModel` (segment ensembles).
 //!
-//! Supported, as written by scikit-learn exporters (sklearn2pmml / JPMML-SkLearn, nyoka) and
-//! R's `pmml` package:
+//! Supported (enough for what sklearn2pmml writes for linear models, trees and forests, and for
+//! the regression layout of R's `pmml` package):
 //!
 //! * `DataDictionary` fields that are continuous (`double`, `float`, `integer`) or categorical /
 //!   ordinal; `float` fields are evaluated in single precision, as PMML requires.
@@ -19,8 +19,10 @@
 //!   `sum`, `weightedSum`, `median`, `max` (regression) and `selectFirst` segmentations, nested
 //!   to any depth.
 //!
-//! Anything else (other model types, derived fields, `modelChain`, ...) is rejected at load
-//! time with [`ModelError::Unsupported`].
+//! `Output` elements are not evaluated: a prediction always carries the predicted value and, for
+//! classification, the probability of every category of the target field. Anything else
+//! (other model types, derived fields, `modelChain`, ...) is rejected at load time with
+//! [`ModelError::Unsupported`].
 
 mod xml;
 
