@@ -146,3 +146,35 @@ pub fn run_demo() -> Result<DemoRun, StreamsError> {
         totals: driver.key_value_store(CLICKS_PER_REGION_STORE)?,
     })
 }
+
+/// How the runner runs clicks-per-region on Kafka.
+pub fn kafka_app() -> crate::runner::KafkaApp {
+    crate::runner::KafkaApp {
+        application_id: APPLICATION_ID,
+        topology,
+        input_topics: &[USER_CLICKS_TOPIC, USER_REGIONS_TOPIC],
+        output_topic: OUTPUT_TOPIC,
+        demo_input: || {
+            DEMO_INPUT
+                .iter()
+                .enumerate()
+                .map(|(index, input)| match *input {
+                    DemoInput::Region(user, region) => (
+                        USER_REGIONS_TOPIC,
+                        Some(user.as_bytes().to_vec()),
+                        Some(region.as_bytes().to_vec()),
+                        demo_timestamp(index),
+                    ),
+                    DemoInput::Clicks(user, clicks) => (
+                        USER_CLICKS_TOPIC,
+                        Some(user.as_bytes().to_vec()),
+                        Some(clicks.to_be_bytes().to_vec()),
+                        demo_timestamp(index),
+                    ),
+                })
+                .collect()
+        },
+        expected_totals: || Ok(run_demo()?.totals),
+        expected_updates: || Ok(run_demo()?.updates.len()),
+    }
+}

@@ -5,17 +5,20 @@
 //! | [`word_count`] | `word-count` | `flat_map_values`, `group_by` (a repartition topic), `count`, `to_stream` |
 //! | [`clicks_per_region`] | `clicks-per-region` | a stream-table `left_join`, `map` (re-keying), `group_by_key`, `reduce` |
 //!
-//! Each module builds its topology in `topology()` and runs it on built-in demo data in
-//! `run_demo()`, through the testkit's `TopologyTestDriver`: the same task engine the Kafka
-//! runtime will drive. There is no Kafka runtime yet, so the binaries run in-process:
+//! Each module builds its topology in `topology()`, runs it on built-in demo data in the
+//! testkit in `run_demo()`, and describes itself to the Kafka [`runner`] in `kafka_app()`.
+//! The binaries run on Kafka: against `--bootstrap-servers` as a service until Ctrl-C or
+//! SIGTERM, or, without it, on an embedded mock cluster fed with the demo data, printing the
+//! results and checking them against the in-process run:
 //!
 //! ```text
-//! cargo run --release -p examples --bin word-count
 //! cargo run --release -p examples --bin clicks-per-region
+//! cargo run --release -p examples --bin word-count -- --bootstrap-servers localhost:9092 --feed-demo
 //! ```
 
 pub mod clicks_per_region;
 pub mod report;
+pub mod runner;
 pub mod word_count;
 
 use testkit::TestRecord;

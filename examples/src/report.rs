@@ -1,40 +1,106 @@
-//! Plain-text output of the example binaries: their command line, their header and tables.
+//! The example binaries' `main`: command line, runs, and plain-text tables of the results.
 
 use std::fmt::Write;
 use std::process::ExitCode;
 
+use clap::Parser;
 use streams_core::StreamsError;
 use testkit::TestRecord;
 
-/// What the binaries print first: their run is in-process, through the testkit driver.
-pub const IN_PROCESS: &str = "in-process run; the Kafka runtime comes with the runtime feature";
+use crate::runner::{init_logging, run_on_embedded_kafka, run_service, Cli, KafkaApp, OutputRecord};
 
-/// The `main` of an example binary called `app`: handles the command line (no arguments but
-/// `--help`/`-h`, which prints `help`), then prints what `render` returns.
+/// The `main` of an example binary: parses the command line, then runs `app` as a service
+/// (`--bootstrap-servers`), in-process (`--in-process`, printing what `in_process` returns),
+/// or on an embedded mock cluster (the default), printing `input_section` and the results.
 ///
-/// Exits with 0 on success, 1 when the run fails and 2 on a bad argument.
-pub fn main(app: &str, help: &str, render: impl FnOnce() -> Result<String, StreamsError>) -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("-h" | "--help") => {
-            println!("{}", help.trim_end());
-            return ExitCode::SUCCESS;
+/// Exits with 0 on success, 1 when the run fails or its totals differ from the in-process
+/// run's, and 2 on a bad command line.
+pub fn main(
+    name: &str,
+    app: &KafkaApp,
+    input_section: impl FnOnce() -> String,
+    in_process: impl FnOnce() -> Result<String, StreamsError>,
+) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
-        Some(other) => {
-            eprintln!("{app}: unexpected argument `{other}`; try --help");
-            return ExitCode::from(2);
-        }
-    }
-    match render() {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+    };
+    init_logging();
+    let result = if cli.in_process {
+        in_process().map(|text| {
+            print!("{name}: in-process run through the testkit driver (no broker)\n{text}");
+            true
+        })
+    } else if let Some(bootstrap) = cli.bootstrap_servers.clone() {
+        run_service(app, &cli, &bootstrap).map(|()| true)
+    } else {
+        run_on_embedded_kafka(app, &cli).and_then(|run| {
+            let description = (app.topology)()?.describe();
+            let same = run.totals == run.expected_totals;
+            print!(
+                "{}",
+                [
+                    format!(
+                        "{name}: ran on an embedded Kafka mock cluster at {} ({} partitions per topic)\n",
+                        run.bootstrap_servers, cli.partitions
+                    ),
+                    section("Topology", &description.to_string()),
+                    input_section(),
+                    section(
+                        &format!("Output: topic {}, by partition and offset", app.output_topic),
+                        &table(
+                            &["partition", "offset", "timestamp", "key", "value"],
+                            &output_rows(&run.output)
+                        ),
+                    ),
+                    section(
+                        &format!("Final totals: latest value per key in {}", app.output_topic),
+                        &table(&["key", "total"], &total_rows(&run.totals)),
+                    ),
+                    section(
+                        "Check",
+                        &format!(
+                            "same final totals as the in-process run of the same input: {}",
+                            if same { "yes" } else { "NO" }
+                        ),
+                    ),
+                ]
+                .concat()
+            );
+            Ok(same)
+        })
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("{app}: {error}");
+            eprintln!("{name}: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Table rows of output records: partition, offset, timestamp, key, value.
+pub fn output_rows(records: &[OutputRecord]) -> Vec<Vec<String>> {
+    records
+        .iter()
+        .map(|r| {
+            vec![
+                r.partition.to_string(),
+                r.offset.to_string(),
+                r.timestamp.to_string(),
+                r.key.clone(),
+                r.value.to_string(),
+            ]
+        })
+        .collect()
 }
 
 /// Renders rows as a table: a header line, a rule, one line per row. Columns are padded to
@@ -86,11 +152,6 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         line(&mut row.iter().map(String::as_str));
     }
     out
-}
-
-/// The first line a binary prints: its name and [`IN_PROCESS`].
-pub fn header(app: &str) -> String {
-    format!("{app}: {IN_PROCESS}\n")
 }
 
 /// A titled block of output, preceded by a blank line.

@@ -91,3 +91,21 @@ pub fn run_demo() -> Result<DemoRun, StreamsError> {
         totals: driver.key_value_store(COUNTS_STORE)?,
     })
 }
+
+/// How the runner runs word count on Kafka.
+pub fn kafka_app() -> crate::runner::KafkaApp {
+    crate::runner::KafkaApp {
+        application_id: APPLICATION_ID,
+        topology,
+        input_topics: &[INPUT_TOPIC],
+        output_topic: OUTPUT_TOPIC,
+        demo_input: || {
+            DEMO_LINES
+                .iter()
+                .map(|&(timestamp, line)| (INPUT_TOPIC, None, Some(line.as_bytes().to_vec()), timestamp))
+                .collect()
+        },
+        expected_totals: || Ok(run_demo()?.totals),
+        expected_updates: || Ok(run_demo()?.updates.len()),
+    }
+}

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use streams_core::dsl::{Consumed, Grouped, Materialized, Produced, StreamsBuilder};
+use streams_core::kafka::embedded::EmbeddedKafka;
 use streams_core::kafka::{KafkaStreams, State, StreamsConfig};
 use streams_core::serde::{Serde, Serdes};
 use streams_core::topology::Topology;
-use testkit::kafka::EmbeddedKafka;
 use testkit::{DriverConfig, TestRecord, TopologyTestDriver};
 
 fn word_count() -> Topology {
@@ -35,6 +35,10 @@ fn config(kafka: &EmbeddedKafka, app: &str, dir: &std::path::Path) -> StreamsCon
         ("commit.interval.ms", "100"),
         ("cache.max.bytes.buffering", "0"),
         ("state.dir", &dir.display().to_string()),
+        // The mock cluster waits (session timeout - 1 s) before completing a rebalance after a
+        // member leaves: keep that short.
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
     ])
     .expect("config")
 }
@@ -98,7 +102,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn decode_counts(records: Vec<testkit::kafka::ConsumedRecord>) -> BTreeMap<String, i64> {
+fn decode_counts(records: Vec<streams_core::kafka::embedded::ConsumedRecord>) -> BTreeMap<String, i64> {
     records
         .into_iter()
         .map(|r| {

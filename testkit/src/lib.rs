@@ -25,8 +25,6 @@
 //! ```
 
 mod driver;
-#[cfg(feature = "kafka")]
-pub mod kafka;
 pub mod strategies;
 mod topics;
 

@@ -1,9 +1,11 @@
-//! `clicks-per-region`: runs the clicks-per-region topology ([`examples::clicks_per_region`])
-//! on built-in demo records and prints the topology's description, every total written to the
-//! output topic and the final totals per region.
+//! `clicks-per-region`: sums user clicks per region with a stream-table left join
+//! ([`examples::clicks_per_region`]).
 //!
-//! In-process run; the Kafka runtime comes with the runtime feature. Until then the topology
-//! runs in the testkit's `TopologyTestDriver`, which drives the same task engine.
+//! Without arguments it starts an embedded Kafka mock cluster, writes the demo regions and
+//! clicks, runs the application on it, prints every total and the final totals, and checks
+//! them against the in-process run. With `--bootstrap-servers` it runs against that cluster
+//! until Ctrl-C or SIGTERM (`--feed-demo` writes the demo records first); `--help` lists the
+//! options.
 //!
 //! ```text
 //! cargo run --release -p examples --bin clicks-per-region
@@ -17,44 +19,36 @@ use examples::clicks_per_region::{
 };
 use examples::report::{self, section, table, total_rows, update_rows};
 
-const HELP: &str = "
-clicks-per-region: sums user clicks per region with a stream-table left join.
-
-Usage: clicks-per-region [-h | --help]
-
-In-process run; the Kafka runtime comes with the runtime feature. Until then the topology
-runs in the testkit's TopologyTestDriver, which drives the same task engine, with one
-partition per topic and a commit after every record. It prints the topology's description,
-the input records, every total written to the output topic, and the final totals.
-";
+fn input() -> String {
+    let rows: Vec<Vec<String>> = DEMO_INPUT
+        .iter()
+        .enumerate()
+        .map(|(index, input)| {
+            let (topic, user, value) = match *input {
+                DemoInput::Region(user, region) => (USER_REGIONS_TOPIC, user, region.to_owned()),
+                DemoInput::Clicks(user, clicks) => (USER_CLICKS_TOPIC, user, clicks.to_string()),
+            };
+            vec![
+                demo_timestamp(index).to_string(),
+                topic.to_owned(),
+                user.to_owned(),
+                value,
+            ]
+        })
+        .collect();
+    section(
+        "Input, in the order written",
+        &table(&["timestamp", "topic", "user", "region or clicks"], &rows),
+    )
+}
 
 fn main() -> ExitCode {
-    report::main("clicks-per-region", HELP, || {
+    report::main("clicks-per-region", &clicks_per_region::kafka_app(), input, || {
         let description = clicks_per_region::topology()?.describe();
         let run = clicks_per_region::run_demo()?;
-        let input: Vec<Vec<String>> = DEMO_INPUT
-            .iter()
-            .enumerate()
-            .map(|(index, input)| {
-                let (topic, user, value) = match *input {
-                    DemoInput::Region(user, region) => (USER_REGIONS_TOPIC, user, region.to_owned()),
-                    DemoInput::Clicks(user, clicks) => (USER_CLICKS_TOPIC, user, clicks.to_string()),
-                };
-                vec![
-                    demo_timestamp(index).to_string(),
-                    topic.to_owned(),
-                    user.to_owned(),
-                    value,
-                ]
-            })
-            .collect();
         Ok([
-            report::header("clicks-per-region"),
             section("Topology", &description.to_string()),
-            section(
-                "Input, in the order written",
-                &table(&["timestamp", "topic", "user", "region or clicks"], &input),
-            ),
+            input(),
             section(
                 &format!("Output: topic {OUTPUT_TOPIC}, every update in order"),
                 &table(&["timestamp", "region", "clicks"], &update_rows(&run.updates)),

@@ -141,6 +141,17 @@ impl Task {
         }
     }
 
+    /// Input topics with no buffered record. Kafka Streams waits before processing while such a
+    /// partition still has records on the broker, so that records are taken in timestamp order
+    /// across partitions; the runtime uses this to decide.
+    pub fn empty_inputs(&self) -> Vec<Arc<str>> {
+        self.queues
+            .iter()
+            .filter(|q| q.records.is_empty())
+            .map(|q| Arc::clone(&q.topic))
+            .collect()
+    }
+
     /// Number of buffered records.
     pub fn buffered(&self) -> usize {
         self.queues.iter().map(|q| q.records.len()).sum()

@@ -26,6 +26,7 @@
 
 mod collector;
 mod config;
+pub mod embedded;
 mod restore;
 mod state_dir;
 mod thread;

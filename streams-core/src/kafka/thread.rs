@@ -242,6 +242,71 @@ impl TaskManager {
     }
 }
 
+/// Answers whether a partition has records on the broker that the consumer has not returned
+/// yet; positions are read once per loop and watermarks once per partition.
+struct LagCheck<'c> {
+    consumer: &'c BaseConsumer<ThreadContext>,
+    positions: Option<HashMap<(String, i32), i64>>,
+    caught_up: HashMap<(String, i32), bool>,
+}
+
+impl<'c> LagCheck<'c> {
+    fn new(consumer: &'c BaseConsumer<ThreadContext>) -> Self {
+        LagCheck {
+            consumer,
+            positions: None,
+            caught_up: HashMap::new(),
+        }
+    }
+
+    fn caught_up(&mut self, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_owned(), partition);
+        if let Some(&known) = self.caught_up.get(&key) {
+            return known;
+        }
+        let consumer = self.consumer;
+        let positions = self.positions.get_or_insert_with(|| {
+            consumer
+                .position()
+                .map(|tpl| {
+                    tpl.elements()
+                        .iter()
+                        .filter_map(|e| match e.offset() {
+                            Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        let position = positions.get(&key).copied();
+        let result = match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+            // Nothing fetched yet: caught up only if the partition is empty.
+            Ok((low, high)) => position.map_or(high <= low, |p| p >= high),
+            Err(e) => {
+                tracing::debug!(topic, partition, error = %e, "watermark request failed; not waiting");
+                true
+            }
+        };
+        self.caught_up.insert(key, result);
+        result
+    }
+}
+
+/// Processes the task's buffered records in timestamp order, stopping when an input partition
+/// is empty but still has records on the broker (they may come first in time).
+fn process_ready(task: &mut Task, lag: &mut LagCheck<'_>) -> Result<(), StreamsError> {
+    let partition = task.id().partition;
+    while task.buffered() > 0 {
+        let empty = task.empty_inputs();
+        if !empty.iter().all(|topic| lag.caught_up(topic, partition)) {
+            break;
+        }
+        task.process_one()?;
+    }
+    Ok(())
+}
+
 fn kafka_error(operation: &str, e: rdkafka::error::KafkaError) -> StreamsError {
     StreamsError::Send {
         topic: operation.to_owned(),
@@ -391,8 +456,9 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                     manager.begin_transaction_if_needed()?;
                 }
                 let now = now_ms();
+                let mut lag = LagCheck::new(&consumer);
                 for running in manager.tasks.values_mut() {
-                    running.task.process_all()?;
+                    process_ready(&mut running.task, &mut lag)?;
                     running.task.advance_wall_clock(now)?;
                 }
                 if last_commit.elapsed() >= commit_interval {
@@ -423,6 +489,6 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         manager.publish_tasks();
         Ok(())
     })();
-    consumer.unsubscribe();
+    drop(consumer);
     result
 }
