@@ -580,6 +580,7 @@ impl Topology {
                     collector: Arc::clone(&config.collector),
                     topic: Arc::clone(topic),
                     partition: id.partition,
+                    timestamped: def.meta.timestamped,
                 }) as Box<dyn streams_state::ChangelogSink>
             });
             let store = builder.build(config.state_dir.as_deref(), sink, Arc::clone(&clock))?;
