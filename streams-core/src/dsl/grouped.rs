@@ -136,6 +136,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
                 self.value_serde.clone(),
                 None,
                 None,
+                true,
                 &format!("aggregation `{name}`"),
             )
         } else {

@@ -537,12 +537,20 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             value_serde,
             repartitioned.partitions,
             repartitioned.partitioner,
+            false,
             "repartition",
         )
     }
 
     /// Inserts sink -> `<prefix>-repartition` -> source, as Kafka Streams does before a
-    /// stateful operation on a re-keyed stream.
+    /// stateful operation on a re-keyed stream (`filter`: with Kafka's pass-through filter node
+    /// in front of the sink, as its repartitions before aggregations and joins have) and for
+    /// an explicit `repartition` (no filter node).
+    ///
+    /// The nodes are named as Kafka Streams names them: generated names when `prefix` is itself
+    /// generated (`KSTREAM...-<10 digits>`), else `<topic>-sink`, `<topic>-filter` and
+    /// `<topic>-source`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn through_repartition_topic(
         &self,
         prefix: &str,
@@ -550,9 +558,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         value_serde: Option<SharedSerde<V>>,
         partitions: Option<i32>,
         partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
+        filter: bool,
         operation: &str,
     ) -> KStream<K, V> {
-        let topic = format!("{prefix}-repartition");
+        let topic = if prefix.ends_with("-repartition") {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}-repartition")
+        };
         let mut b = lock(&self.builder);
         let key_serde = key_serde.unwrap_or_else(|| {
             b.error(format!(
@@ -568,11 +581,31 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             ));
             missing_serde("value serde".into())
         });
-        let sink_name = b.new_processor_name("KSTREAM-SINK-");
-        // Kafka Streams adds a null-key filter here; typed keys are never null, but the index
-        // is consumed so that generated names match.
-        b.next_index();
-        let source_name = b.new_processor_name("KSTREAM-SOURCE-");
+        // The three names are generated whether or not they are used, so that the generated
+        // names of later operations keep Kafka Streams' numbers.
+        let generated_sink = b.new_processor_name("KSTREAM-SINK-");
+        let generated_filter = b.new_processor_name("KSTREAM-FILTER-");
+        let generated_source = b.new_processor_name("KSTREAM-SOURCE-");
+        let (sink_name, filter_name, source_name) = if is_generated_name(prefix) {
+            (generated_sink, generated_filter, generated_source)
+        } else {
+            (
+                format!("{topic}-sink"),
+                format!("{topic}-filter"),
+                format!("{topic}-source"),
+            )
+        };
+        let sink_parent = if filter {
+            b.add_node(
+                filter_name,
+                NodeKind::Processor,
+                &[self.node],
+                Vec::new(),
+                processor_factory(|| Box::new(PassThrough) as Box<dyn Processor<K, V, K, V>>),
+            )
+        } else {
+            self.node
+        };
         let internal = TopicName::internal(topic.as_str());
         b.repartition_topics.push(RepartitionTopicDef {
             name: topic.clone(),
@@ -583,7 +616,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             NodeKind::Sink {
                 topic: internal.clone(),
             },
-            &[self.node],
+            &[sink_parent],
             Vec::new(),
             sink_factory(
                 internal.clone(),
@@ -700,6 +733,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 joined.value_serde.clone().or_else(|| self.value_serde.clone()),
                 None,
                 None,
+                true,
                 "a stream-table join",
             )
         } else {
@@ -723,6 +757,15 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         out.source_topics = group;
         out
     }
+}
+
+/// Whether `name` is a generated name (Kafka's `KSTREAM.*-[0-9]{10}`).
+fn is_generated_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() >= 18
+        && name.starts_with("KSTREAM")
+        && bytes[bytes.len() - 11] == b'-'
+        && bytes[bytes.len() - 10..].iter().all(u8::is_ascii_digit)
 }
 
 /// The branches of a split stream, by name: the split's prefix plus the branch name (or its
