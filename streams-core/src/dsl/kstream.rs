@@ -855,6 +855,8 @@ impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
         }
         let mut out = BTreeMap::new();
         for suffix in named {
+            // Kafka Streams consumes an index for every branch, named or not.
+            b.next_index();
             let node = b.add_node(
                 format!("{}{suffix}", self.splitter_name),
                 NodeKind::Processor,
