@@ -340,8 +340,14 @@ impl StreamsBuilder {
             Some(name) => name,
             None => b.new_store_name(&format!("{topic}-")),
         };
-        let source_name = b.name_or(consumed.name, "KSTREAM-SOURCE-");
-        let table_name = b.new_processor_name("KTABLE-SOURCE-");
+        let source_name = b.name_or(consumed.name.clone(), "KSTREAM-SOURCE-");
+        // As in Kafka Streams: `<source name>-table-source` when the source is named, the
+        // generated name's index consumed either way.
+        let generated_table_name = b.new_processor_name("KTABLE-SOURCE-");
+        let table_name = match consumed.name {
+            Some(name) => format!("{name}-table-source"),
+            None => generated_table_name,
+        };
         let key_serde = materialized.key_serde.unwrap_or(consumed.key_serde);
         let value_serde = materialized.value_serde.unwrap_or(consumed.value_serde);
         let topics = vec![TopicName::user(topic)];
