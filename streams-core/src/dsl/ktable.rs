@@ -105,6 +105,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let parent = self.getter.clone();
         let getter = ValueGetter {
             stores: parent.stores.clone(),
+            null_key: Arc::clone(&parent.null_key),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.filter(|row| predicate(key, &row.value) == keep_if))
             }),
@@ -171,6 +172,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let parent = self.getter.clone();
         let getter = ValueGetter {
             stores: parent.stores.clone(),
+            null_key: Arc::clone(&parent.null_key),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.map(|row| crate::processor::ValueAndTimestamp {
                     value: mapper(key, row.value),

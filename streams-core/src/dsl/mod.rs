@@ -52,6 +52,9 @@ use operators::{MissingSerde, OptionSerde, TableSourceProcessor};
 pub(crate) struct ValueGetter<K, V> {
     pub(crate) stores: Vec<String>,
     pub(crate) get: Arc<dyn Fn(&mut Env, &K) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> + Send + Sync>,
+    /// Whether a key is null on the wire; the table has no row for it and joins treat it as
+    /// Kafka Streams treats null keys.
+    pub(crate) null_key: Arc<dyn Fn(&K) -> bool + Send + Sync>,
 }
 
 impl<K, V> Clone for ValueGetter<K, V> {
@@ -59,6 +62,7 @@ impl<K, V> Clone for ValueGetter<K, V> {
         ValueGetter {
             stores: self.stores.clone(),
             get: Arc::clone(&self.get),
+            null_key: Arc::clone(&self.null_key),
         }
     }
 }
@@ -68,8 +72,10 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> {
     pub(crate) fn from_store(store: &str, key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         let name: Arc<str> = Arc::from(store);
         let lookup = Arc::clone(&name);
+        let null_serde = Arc::clone(&key_serde);
         ValueGetter {
             stores: vec![store.to_owned()],
+            null_key: Arc::new(move |key: &K| matches!(null_serde.serialize_nullable(key), Ok(None))),
             get: Arc::new(move |env: &mut Env, key: &K| {
                 let err = |source| StreamsError::Serialization {
                     context: lookup.to_string(),
