@@ -369,3 +369,50 @@ fn aggregations_generate_kafka_store_and_repartition_topic_names() -> Result<(),
     );
     Ok(())
 }
+
+#[test]
+fn aggregations_drop_and_count_records_with_null_keys() -> Result<(), StreamsError> {
+    // Kafka Streams' KStreamAggregate and KStreamReduce skip records whose key is null and
+    // count them in the dropped-records metric.
+    for config in [cached(), uncached()] {
+        let builder = StreamsBuilder::new();
+        let grouped = builder
+            .stream::<Option<String>, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by_key();
+        grouped
+            .count_with(Materialized::as_("counts"))
+            .to_stream()
+            .to("counts-out", Produced::new());
+        grouped
+            .reduce_with(|a, b| a + &b, Materialized::as_("concat"))
+            .to_stream()
+            .to("concat-out", Produced::new());
+        let driver = TopologyTestDriver::with_config(builder.build()?, config)?;
+        let input = driver.create_input_topic::<Option<String>, String>("in", Serdes::string(), Serdes::string());
+        input.pipe_input_at(None, s("x"), 1)?;
+        input.pipe_input_at(Some(s("k")), s("y"), 2)?;
+        input.pipe_input_at(None, s("z"), 3)?;
+        let counts =
+            driver.create_output_topic::<Option<String>, Option<i64>>("counts-out", Serdes::string(), Serdes::i64());
+        assert_eq!(
+            counts.read_records_to_list()?,
+            vec![TestRecord::new(Some(s("k")), Some(1), 2)]
+        );
+        let concat = driver.create_output_topic::<Option<String>, Option<String>>(
+            "concat-out",
+            Serdes::string(),
+            Serdes::string(),
+        );
+        assert_eq!(
+            concat.read_records_to_list()?,
+            vec![TestRecord::new(Some(s("k")), Some(s("y")), 2)]
+        );
+        assert_eq!(
+            driver.key_value_store::<Option<String>, i64>("counts")?,
+            vec![(Some(s("k")), 1)]
+        );
+        let metrics = driver.total_metrics();
+        assert_eq!((metrics.records_processed, metrics.dropped_records), (3, 4));
+    }
+    Ok(())
+}

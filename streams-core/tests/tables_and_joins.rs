@@ -335,3 +335,56 @@ fn a_rekeyed_stream_is_repartitioned_before_the_join_with_the_table_partition_co
     );
     Ok(())
 }
+
+/// Users (user -> name) and clicks (user -> page), keys nullable, joined by `join`.
+fn nullable_key_join(
+    join: impl FnOnce(KStream<Option<String>, String>, &KTable<Option<String>, String>) -> KStream<Option<String>, String>,
+) -> Result<TopologyTestDriver, StreamsError> {
+    let builder = StreamsBuilder::new();
+    let users = builder.table::<Option<String>, String>("users", Consumed::with(Serdes::string(), Serdes::string()));
+    let clicks = builder.stream::<Option<String>, String>("clicks", Consumed::with(Serdes::string(), Serdes::string()));
+    join(clicks, &users).to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let users =
+        driver.create_input_topic::<Option<String>, Option<String>>("users", Serdes::string(), Serdes::string());
+    let clicks = driver.create_input_topic::<Option<String>, String>("clicks", Serdes::string(), Serdes::string());
+    users.pipe_input_at(None, some("Ghost"), 1)?;
+    users.pipe_input_at(Some(s("a")), some("Ann"), 2)?;
+    users.pipe_input_at(None, None, 3)?;
+    clicks.pipe_input_at(None, s("home"), 4)?;
+    clicks.pipe_input_at(Some(s("a")), s("cart"), 5)?;
+    Ok(driver)
+}
+
+#[test]
+fn null_keys_are_dropped_by_tables_and_joins_and_left_joined_with_nothing() -> Result<(), StreamsError> {
+    // Kafka Streams' KTableSource and KStreamKTableJoin drop records with null keys (counted
+    // as dropped records); a left join passes them to the joiner without a row (KIP-962).
+    let inner = nullable_key_join(|clicks, users| clicks.join(users, |page, name| format!("{name} on {page}")))?;
+    let output = inner.create_output_topic::<Option<String>, String>("out", Serdes::string(), Serdes::string());
+    assert_eq!(
+        output.read_records_to_list()?,
+        vec![TestRecord::new(Some(s("a")), s("Ann on cart"), 5)]
+    );
+    assert_eq!(inner.total_metrics().dropped_records, 3);
+    assert_eq!(
+        inner.key_value_store::<Option<String>, String>("users-STATE-STORE-0000000000")?,
+        vec![(Some(s("a")), s("Ann"))]
+    );
+
+    let left = nullable_key_join(|clicks, users| {
+        clicks.left_join(users, |page, name| {
+            format!("{} on {page}", name.map_or("nobody", String::as_str))
+        })
+    })?;
+    let output = left.create_output_topic::<Option<String>, String>("out", Serdes::string(), Serdes::string());
+    assert_eq!(
+        output.read_records_to_list()?,
+        vec![
+            TestRecord::new(None, s("nobody on home"), 4),
+            TestRecord::new(Some(s("a")), s("Ann on cart"), 5),
+        ]
+    );
+    assert_eq!(left.total_metrics().dropped_records, 2);
+    Ok(())
+}
