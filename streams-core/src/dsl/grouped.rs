@@ -136,7 +136,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
                 self.value_serde.clone(),
                 None,
                 None,
-                true,
                 &format!("aggregation `{name}`"),
             )
         } else {

@@ -537,20 +537,17 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             value_serde,
             repartitioned.partitions,
             repartitioned.partitioner,
-            false,
             "repartition",
         )
     }
 
-    /// Inserts sink -> `<prefix>-repartition` -> source, as Kafka Streams does before a
-    /// stateful operation on a re-keyed stream (`filter`: with Kafka's pass-through filter node
-    /// in front of the sink, as its repartitions before aggregations and joins have) and for
-    /// an explicit `repartition` (no filter node).
+    /// Inserts filter -> sink -> `<prefix>-repartition` -> source, as Kafka Streams does before
+    /// a stateful operation on a re-keyed stream and for an explicit `repartition`; the filter
+    /// passes every record, as Kafka's does.
     ///
     /// The nodes are named as Kafka Streams names them: generated names when `prefix` is itself
     /// generated (`KSTREAM...-<10 digits>`), else `<topic>-sink`, `<topic>-filter` and
     /// `<topic>-source`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn through_repartition_topic(
         &self,
         prefix: &str,
@@ -558,7 +555,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         value_serde: Option<SharedSerde<V>>,
         partitions: Option<i32>,
         partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
-        filter: bool,
         operation: &str,
     ) -> KStream<K, V> {
         let topic = if prefix.ends_with("-repartition") {
@@ -595,17 +591,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 format!("{topic}-source"),
             )
         };
-        let sink_parent = if filter {
-            b.add_node(
-                filter_name,
-                NodeKind::Processor,
-                &[self.node],
-                Vec::new(),
-                processor_factory(|| Box::new(PassThrough) as Box<dyn Processor<K, V, K, V>>),
-            )
-        } else {
-            self.node
-        };
+        let filter = b.add_node(
+            filter_name,
+            NodeKind::Processor,
+            &[self.node],
+            Vec::new(),
+            processor_factory(|| Box::new(PassThrough) as Box<dyn Processor<K, V, K, V>>),
+        );
         let internal = TopicName::internal(topic.as_str());
         b.repartition_topics.push(RepartitionTopicDef {
             name: topic.clone(),
@@ -616,7 +608,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             NodeKind::Sink {
                 topic: internal.clone(),
             },
-            &[sink_parent],
+            &[filter],
             Vec::new(),
             sink_factory(
                 internal.clone(),
@@ -733,7 +725,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 joined.value_serde.clone().or_else(|| self.value_serde.clone()),
                 None,
                 None,
-                true,
                 "a stream-table join",
             )
         } else {
