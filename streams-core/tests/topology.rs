@@ -3,7 +3,9 @@
 //! renderings, internal topics and their partition counts, and murmur2 against Kafka's
 //! published vectors.
 
-use streams_core::dsl::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, StreamsBuilder};
+use streams_core::dsl::{
+    Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned, StreamsBuilder,
+};
 use streams_core::internals::partitioner::{murmur2_hash, murmur2_partition};
 use streams_core::serde::Serdes;
 use streams_core::topology::{InternalTopic, InternalTopicKind, Topology};
@@ -332,6 +334,60 @@ fn named_operations_name_their_nodes_and_internal_topics_as_kafka_does() -> Resu
         "Sink: KSTREAM-SINK-0000000009 (topic: joined)",
         "Processor: KSTREAM-KEY-SELECT-0000000010 (stores: [])",
         "Sink: KSTREAM-SINK-0000000014 (topic: joined)",
+    ] {
+        assert!(description.contains(node), "missing {node:?} in\n{description}");
+    }
+    Ok(())
+}
+
+#[test]
+fn describe_prints_an_explicit_repartition_as_kafka_streams_does() -> Result<(), StreamsError> {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("customer-input", Consumed::with(Serdes::string(), Serdes::string()))
+        .repartition_with(Repartitioned::default().with_number_of_partitions(10))
+        .for_each(|_, _| {});
+    let expected = "\
+Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [customer-input])
+      --> KSTREAM-FILTER-0000000003
+    Processor: KSTREAM-FILTER-0000000003 (stores: [])
+      --> KSTREAM-SINK-0000000002
+      <-- KSTREAM-SOURCE-0000000000
+    Sink: KSTREAM-SINK-0000000002 (topic: KSTREAM-REPARTITION-0000000001-repartition)
+      <-- KSTREAM-FILTER-0000000003
+
+  Sub-topology: 1
+    Source: KSTREAM-SOURCE-0000000004 (topics: [KSTREAM-REPARTITION-0000000001-repartition])
+      --> KSTREAM-FOREACH-0000000005
+    Processor: KSTREAM-FOREACH-0000000005 (stores: [])
+      --> none
+      <-- KSTREAM-SOURCE-0000000004
+
+";
+    let topology = builder.build()?;
+    assert_eq!(topology.describe().to_string(), expected);
+    let internal = topology.internal_topics("app", &|_| Some(1))?;
+    assert_eq!(
+        internal,
+        vec![InternalTopic {
+            name: s("app-KSTREAM-REPARTITION-0000000001-repartition"),
+            partitions: 10,
+            kind: InternalTopicKind::Repartition,
+        }]
+    );
+
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .repartition_with(Repartitioned::as_("by-region"))
+        .to("out", Produced::new());
+    let description = builder.build()?.describe().to_string();
+    for node in [
+        "Processor: by-region-repartition-filter (stores: [])\n      --> by-region-repartition-sink\n",
+        "Sink: by-region-repartition-sink (topic: by-region-repartition)\n",
+        "Source: by-region-repartition-source (topics: [by-region-repartition])\n      --> KSTREAM-SINK-0000000004\n",
     ] {
         assert!(description.contains(node), "missing {node:?} in\n{description}");
     }
