@@ -388,3 +388,93 @@ fn null_keys_are_dropped_by_tables_and_joins_and_left_joined_with_nothing() -> R
     assert_eq!(left.total_metrics().dropped_records, 2);
     Ok(())
 }
+
+#[test]
+fn a_join_reads_a_filtered_and_mapped_table_through_its_operators() -> Result<(), StreamsError> {
+    // Kafka's KTableFilter and KTableMapValues value getters: a row failing the filter is no
+    // row, a mapped row is read mapped.
+    let out = run_join(
+        join_topology(|clicks, users| {
+            let vip = users
+                .filter(|_, name| name.starts_with('A'))
+                .map_values(|_, name| name.to_uppercase());
+            clicks.left_join(&vip, |page, name| {
+                format!("{} on {page}", name.map_or("nobody", String::as_str))
+            })
+        })?,
+        &JOIN_SCRIPT,
+    )?;
+    assert_eq!(
+        out,
+        vec![
+            click("alice", "nobody on home", 5, "home"),
+            click("alice", "ALICE on cart", 8, "cart"),
+            click("bob", "nobody on home", 30, "home"),
+            click("alice", "nobody on pay", 50, "pay"),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_task_takes_buffered_records_of_its_inputs_in_timestamp_order() -> Result<(), StreamsError> {
+    use std::sync::{Arc, Mutex};
+    use streams_core::internals::{RecordCollector, TaskId};
+    use streams_core::processor::{ProducerRecord, RawRecord};
+    use streams_core::topology::TaskConfig;
+
+    #[derive(Default)]
+    struct Collected(Mutex<Vec<ProducerRecord>>);
+
+    impl RecordCollector for Collected {
+        fn send(&self, record: ProducerRecord) -> Result<(), StreamsError> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+            Ok(())
+        }
+        fn partitions_for(&self, _topic: &str) -> Option<i32> {
+            Some(1)
+        }
+        fn flush(&self) -> Result<(), StreamsError> {
+            Ok(())
+        }
+    }
+
+    let topology = join_topology(|clicks, users| {
+        clicks.left_join(users, |page, name| {
+            format!("{}:{page}", name.map_or("-", String::as_str))
+        })
+    })?;
+    let collected = Arc::new(Collected::default());
+    let config = TaskConfig::new("app", Arc::clone(&collected) as Arc<dyn RecordCollector>);
+    let mut task = topology.create_task(
+        TaskId {
+            subtopology: 0,
+            partition: 0,
+        },
+        &config,
+    )?;
+    let raw = |key: &str, value: &str, timestamp: i64, offset: i64| RawRecord {
+        key: Some(key.as_bytes().to_vec()),
+        value: Some(value.as_bytes().to_vec()),
+        timestamp,
+        offset,
+        headers: Headers::new(),
+    };
+    // Buffered before processing: the user row (t=5) comes after the first click (t=3) and
+    // before the second (t=7), whatever order the inputs were filled in.
+    task.add_records("users", [raw("u", "Una", 5, 0)])?;
+    task.add_records("clicks", [raw("u", "a", 3, 0), raw("u", "b", 7, 1)])?;
+    assert_eq!(task.buffered(), 3);
+    assert_eq!(task.process_all()?, 3);
+    assert_eq!(task.stream_time(), 7);
+    let values: Vec<Option<Vec<u8>>> = collected
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|r| &*r.topic == "out")
+        .map(|r| r.value.clone())
+        .collect();
+    assert_eq!(values, vec![Some(b"-:a".to_vec()), Some(b"Una:b".to_vec())]);
+    Ok(())
+}
