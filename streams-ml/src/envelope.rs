@@ -110,24 +110,20 @@ impl ModelEnvelope {
 
     /// Decodes an envelope (the model document itself is not parsed).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let raw: RawEnvelope = serde_json::from_slice(bytes)
-            .map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?;
+        let raw: RawEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?;
         if let Some(v) = raw.envelope_version {
             if v != ENVELOPE_VERSION {
-                return Err(ModelError::unsupported(
-                    FORMAT,
-                    format!("envelope_version {v}"),
-                ));
+                return Err(ModelError::unsupported(FORMAT, format!("envelope_version {v}")));
             }
         }
         let format: ModelFormat = raw.format.parse()?;
         let payload = match (raw.payload, raw.document) {
-            (Some(p), None) => STANDARD.decode(p.as_bytes()).map_err(|e| {
-                ModelError::malformed(FORMAT, format!("payload is not base64: {e}"))
-            })?,
+            (Some(p), None) => STANDARD
+                .decode(p.as_bytes())
+                .map_err(|e| ModelError::malformed(FORMAT, format!("payload is not base64: {e}")))?,
             (None, Some(doc)) if format == ModelFormat::JsonLinear && doc.is_object() => {
-                serde_json::to_vec(&doc)
-                    .map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?
+                serde_json::to_vec(&doc).map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?
             }
             (None, Some(_)) => {
                 return Err(ModelError::malformed(

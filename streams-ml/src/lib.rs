@@ -40,8 +40,5 @@ mod sgd;
 
 pub use envelope::{load_document, load_model, ModelEnvelope};
 pub use error::ModelError;
-pub use model::{
-    ClassPrediction, FeatureKind, FeatureSpec, FeatureValue, Features, Model, ModelFormat,
-    Prediction,
-};
+pub use model::{ClassPrediction, FeatureKind, FeatureSpec, FeatureValue, Features, Model, ModelFormat, Prediction};
 pub use sgd::{LearningRate, SgdConfig, SgdLearner};

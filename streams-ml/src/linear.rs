@@ -88,8 +88,8 @@ pub struct LinearDocument {
 impl LinearDocument {
     /// Parses and validates a document.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ModelError> {
-        let doc: LinearDocument = serde_json::from_slice(bytes)
-            .map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?;
+        let doc: LinearDocument =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::malformed(FORMAT, e.to_string()))?;
         doc.validate()?;
         Ok(doc)
     }
@@ -121,10 +121,7 @@ impl LinearDocument {
             }
         }
         if self.coefficients.len() != n {
-            return bad(format!(
-                "{} coefficients for {n} features",
-                self.coefficients.len()
-            ));
+            return bad(format!("{} coefficients for {n} features", self.coefficients.len()));
         }
         if let Some(i) = self.coefficients.iter().position(|c| !c.is_finite()) {
             return bad(format!("coefficient {i} is not finite"));
@@ -144,9 +141,7 @@ impl LinearDocument {
                 return bad(format!("standardization mean {i} is not finite"));
             }
             if let Some(i) = std.scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
-                return bad(format!(
-                    "standardization scale {i} is not a positive number"
-                ));
+                return bad(format!("standardization scale {i} is not a positive number"));
             }
         }
         if let Some(classes) = &self.classes {
@@ -165,12 +160,7 @@ impl LinearDocument {
         let mut z = 0.0;
         match &self.standardization {
             Some(std) => {
-                let terms = self
-                    .coefficients
-                    .iter()
-                    .zip(x)
-                    .zip(&std.mean)
-                    .zip(&std.scale);
+                let terms = self.coefficients.iter().zip(x).zip(&std.mean).zip(&std.scale);
                 for (((c, x), mean), scale) in terms {
                     z += c * ((x - mean) / scale);
                 }
@@ -220,20 +210,12 @@ pub struct LinearModel {
 
 impl LinearModel {
     /// Parses, validates and wraps a `json-linear` document.
-    pub fn from_slice(
-        name: impl Into<String>,
-        version: u64,
-        bytes: &[u8],
-    ) -> Result<Self, ModelError> {
+    pub fn from_slice(name: impl Into<String>, version: u64, bytes: &[u8]) -> Result<Self, ModelError> {
         Self::from_document(name, version, LinearDocument::from_slice(bytes)?)
     }
 
     /// Validates and wraps a document.
-    pub fn from_document(
-        name: impl Into<String>,
-        version: u64,
-        doc: LinearDocument,
-    ) -> Result<Self, ModelError> {
+    pub fn from_document(name: impl Into<String>, version: u64, doc: LinearDocument) -> Result<Self, ModelError> {
         doc.validate()?;
         let inputs = doc.features.iter().map(FeatureSpec::numeric).collect();
         let classes = match &doc.classes {

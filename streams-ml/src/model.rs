@@ -20,11 +20,7 @@ pub enum ModelFormat {
 
 impl ModelFormat {
     /// Every supported format.
-    pub const ALL: [ModelFormat; 3] = [
-        ModelFormat::JsonLinear,
-        ModelFormat::Pmml,
-        ModelFormat::Onnx,
-    ];
+    pub const ALL: [ModelFormat; 3] = [ModelFormat::JsonLinear, ModelFormat::Pmml, ModelFormat::Onnx];
 
     /// The format's name as written in a model envelope: `json-linear`, `pmml` or `onnx`.
     pub fn as_str(self) -> &'static str {
@@ -200,12 +196,7 @@ impl Features {
     pub fn to_values(&self, inputs: &[FeatureSpec]) -> Vec<FeatureValue> {
         inputs
             .iter()
-            .map(|spec| {
-                self.values
-                    .get(&spec.name)
-                    .cloned()
-                    .unwrap_or(FeatureValue::Missing)
-            })
+            .map(|spec| self.values.get(&spec.name).cloned().unwrap_or(FeatureValue::Missing))
             .collect()
     }
 }
@@ -261,11 +252,7 @@ impl Prediction {
     /// The probability of `class` in a [`Prediction::Class`].
     pub fn probability(&self, class: &str) -> Option<f64> {
         match self {
-            Prediction::Class(c) => c
-                .probabilities
-                .iter()
-                .find(|(name, _)| name == class)
-                .map(|(_, p)| *p),
+            Prediction::Class(c) => c.probabilities.iter().find(|(name, _)| name == class).map(|(_, p)| *p),
             _ => None,
         }
     }

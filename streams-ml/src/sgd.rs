@@ -37,9 +37,7 @@ impl LearningRate {
     fn at(&self, t: u64) -> f64 {
         match *self {
             LearningRate::Constant { eta } => eta,
-            LearningRate::InverseScaling { eta0, power_t } => {
-                eta0 / ((t as f64) + 1.0).powf(power_t)
-            }
+            LearningRate::InverseScaling { eta0, power_t } => eta0 / ((t as f64) + 1.0).powf(power_t),
         }
     }
 
@@ -235,10 +233,7 @@ impl SgdLearner {
     fn check_features(&self, features: &[f64]) -> Result<(), ModelError> {
         check_count(self.features.len(), features)?;
         if let Some(i) = features.iter().position(|x| !x.is_finite()) {
-            return Err(ModelError::invalid_feature(
-                &self.features[i],
-                "not a finite number",
-            ));
+            return Err(ModelError::invalid_feature(&self.features[i], "not a finite number"));
         }
         Ok(())
     }
@@ -248,13 +243,7 @@ impl SgdLearner {
     pub fn predict(&self, features: &[f64]) -> Result<f64, ModelError> {
         self.check_features(features)?;
         let x = self.transformed(features, self.examples_seen);
-        let z = self
-            .coefficients
-            .iter()
-            .zip(&x)
-            .map(|(c, x)| c * x)
-            .sum::<f64>()
-            + self.intercept;
+        let z = self.coefficients.iter().zip(&x).map(|(c, x)| c * x).sum::<f64>() + self.intercept;
         Ok(self.output(z))
     }
 
@@ -294,13 +283,7 @@ impl SgdLearner {
         } else {
             features.to_vec()
         };
-        let z = self
-            .coefficients
-            .iter()
-            .zip(&x)
-            .map(|(c, x)| c * x)
-            .sum::<f64>()
-            + self.intercept;
+        let z = self.coefficients.iter().zip(&x).map(|(c, x)| c * x).sum::<f64>() + self.intercept;
         let y = self.output(z);
         let loss = match self.config.kind {
             LinearKind::Linear => 0.5 * (y - label) * (y - label),
@@ -344,9 +327,7 @@ impl SgdLearner {
                         format!("expected a number, got category `{c}`"),
                     ))
                 }
-                Some(FeatureValue::Missing) | None => {
-                    return Err(ModelError::MissingFeature(name.clone()))
-                }
+                Some(FeatureValue::Missing) | None => return Err(ModelError::MissingFeature(name.clone())),
             }
         }
         self.learn(&x, label)
@@ -359,8 +340,7 @@ impl SgdLearner {
             mean: self.stats.iter().map(|s| s.mean).collect(),
             scale: self.stats.iter().map(|s| Self::scale(s, n)).collect(),
         });
-        let classes =
-            (self.config.kind == LinearKind::Logistic).then(|| self.config.classes.to_vec());
+        let classes = (self.config.kind == LinearKind::Logistic).then(|| self.config.classes.to_vec());
         let mut metadata = BTreeMap::new();
         metadata.insert("examples_seen".to_string(), n.to_string());
         LinearDocument {
@@ -376,11 +356,7 @@ impl SgdLearner {
     }
 
     /// The current weights as a model with the given name and version.
-    pub fn snapshot(
-        &self,
-        name: impl Into<String>,
-        version: u64,
-    ) -> Result<LinearModel, ModelError> {
+    pub fn snapshot(&self, name: impl Into<String>, version: u64) -> Result<LinearModel, ModelError> {
         LinearModel::from_document(name, version, self.to_document())
     }
 
@@ -401,8 +377,8 @@ impl SgdLearner {
 
     /// Restores a learner written by [`SgdLearner::to_bytes`], validating it.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let state: SgdState = serde_json::from_slice(bytes)
-            .map_err(|e| ModelError::malformed(STATE_FORMAT, e.to_string()))?;
+        let state: SgdState =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::malformed(STATE_FORMAT, e.to_string()))?;
         if state.state_version != STATE_VERSION {
             return Err(ModelError::unsupported(
                 STATE_FORMAT,

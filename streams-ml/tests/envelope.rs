@@ -6,9 +6,7 @@ use serde_json::{json, Value};
 use streams_ml::{load_document, load_model, ModelEnvelope, ModelError, ModelFormat};
 
 fn read(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -24,16 +22,8 @@ fn every_format_round_trips_through_an_envelope() -> Result<(), ModelError> {
             "json/logistic_regression.json",
             vec![0.1, 1.0, -1.0, 5.0],
         ),
-        (
-            ModelFormat::Pmml,
-            "pmml/iris_forest.pmml",
-            vec![6.0, 3.0, 4.8, 1.8],
-        ),
-        (
-            ModelFormat::Onnx,
-            "onnx/iris_mlp.onnx",
-            vec![6.0, 3.0, 4.8, 1.8],
-        ),
+        (ModelFormat::Pmml, "pmml/iris_forest.pmml", vec![6.0, 3.0, 4.8, 1.8]),
+        (ModelFormat::Onnx, "onnx/iris_mlp.onnx", vec![6.0, 3.0, 4.8, 1.8]),
     ];
     for (format, path, input) in cases {
         let bytes = read(path);
@@ -42,10 +32,7 @@ fn every_format_round_trips_through_an_envelope() -> Result<(), ModelError> {
         let decoded = ModelEnvelope::from_bytes(&encoded)?;
         assert_eq!(decoded.format, format);
         assert_eq!(decoded.version, 42);
-        assert_eq!(
-            decoded.metadata.get("source").map(String::as_str),
-            Some(path)
-        );
+        assert_eq!(decoded.metadata.get("source").map(String::as_str), Some(path));
         if format != ModelFormat::JsonLinear {
             assert_eq!(decoded.payload, bytes);
         }
@@ -62,20 +49,14 @@ fn every_format_round_trips_through_an_envelope() -> Result<(), ModelError> {
 
 #[test]
 fn json_linear_documents_are_inlined_and_others_base64_encoded() {
-    let linear = ModelEnvelope::new(
-        ModelFormat::JsonLinear,
-        1,
-        read("json/linear_regression.json"),
-    )
-    .to_bytes();
+    let linear = ModelEnvelope::new(ModelFormat::JsonLinear, 1, read("json/linear_regression.json")).to_bytes();
     let linear = as_json(&linear);
     assert!(linear["document"].is_object());
     assert!(linear.get("payload").is_none());
     assert_eq!(linear["format"], "json-linear");
     assert_eq!(linear["envelope_version"], 1);
 
-    let pmml =
-        as_json(&ModelEnvelope::new(ModelFormat::Pmml, 1, read("pmml/iris_tree.pmml")).to_bytes());
+    let pmml = as_json(&ModelEnvelope::new(ModelFormat::Pmml, 1, read("pmml/iris_tree.pmml")).to_bytes());
     assert!(pmml["payload"].is_string());
     assert!(pmml.get("document").is_none());
     assert_eq!(pmml["format"], "pmml");
@@ -113,62 +94,38 @@ fn error_for(envelope: Value) -> ModelError {
 
 #[test]
 fn bad_envelopes_give_typed_errors() {
-    let doc =
-        json!({"model_type": "linear", "features": ["a"], "coefficients": [2.0], "intercept": 1.0});
+    let doc = json!({"model_type": "linear", "features": ["a"], "coefficients": [2.0], "intercept": 1.0});
     assert_eq!(
         error_for(json!({"format": "xgboost-json", "version": 1, "payload": ""})),
         ModelError::UnknownFormat("xgboost-json".into())
     );
     assert!(matches!(
         error_for(json!({"format": "pmml", "version": 1, "payload": "%%% not base64"})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "json-linear", "version": 1})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "json-linear", "version": 1, "document": doc, "payload": ""})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "pmml", "version": 1, "document": doc})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "json-linear", "version": -1, "document": doc})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "json-linear", "version": 1, "document": doc, "colour": "red"})),
-        ModelError::Malformed {
-            format: "envelope",
-            ..
-        }
+        ModelError::Malformed { format: "envelope", .. }
     ));
     assert!(matches!(
-        error_for(
-            json!({"envelope_version": 2, "format": "json-linear", "version": 1, "document": doc})
-        ),
-        ModelError::Unsupported {
-            format: "envelope",
-            ..
-        }
+        error_for(json!({"envelope_version": 2, "format": "json-linear", "version": 1, "document": doc})),
+        ModelError::Unsupported { format: "envelope", .. }
     ));
     assert!(matches!(
         error_for(json!({"format": "onnx", "version": 1, "payload": "aGVsbG8="})),

@@ -10,9 +10,7 @@ use streams_ml::pmml::PmmlModel;
 use streams_ml::{load_model, Model, ModelEnvelope, ModelFormat, SgdLearner};
 
 fn read(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -57,17 +57,13 @@ fn logistic_predictions_follow_the_documented_formula() -> Result<(), ModelError
 fn defaults_apply_when_optional_parts_are_absent() -> Result<(), ModelError> {
     let mut doc = without("standardization");
     doc.as_object_mut().expect("object").remove("classes");
-    doc.as_object_mut()
-        .expect("object")
-        .remove("format_version");
+    doc.as_object_mut().expect("object").remove("format_version");
     let model = load(&doc)?;
     let p = model.predict(&[0.0, 1.0])?; // z = 0.25 - 2 < 0
     assert_eq!(p.label(), Some("0"));
     assert!(p.probability("1").is_some());
 
-    let linear = load(
-        &json!({"model_type": "linear", "features": ["x"], "coefficients": [2.0], "intercept": -1.0}),
-    )?;
+    let linear = load(&json!({"model_type": "linear", "features": ["x"], "coefficients": [2.0], "intercept": -1.0}))?;
     assert_eq!(linear.predict(&[3.0])?, Prediction::Score(5.0));
     Ok(())
 }
@@ -93,19 +89,10 @@ fn invalid_documents_are_rejected() {
     };
     malformed(with(&["features"], json!([])), "no features");
     malformed(with(&["features"], json!(["a", "a"])), "duplicate");
-    malformed(
-        with(&["coefficients"], json!([1.0])),
-        "1 coefficients for 2 features",
-    );
+    malformed(with(&["coefficients"], json!([1.0])), "1 coefficients for 2 features");
     malformed(with(&["coefficients"], json!([1.0, "2"])), "invalid type");
-    malformed(
-        with(&["standardization", "scale"], json!([1.0, 0.0])),
-        "scale 1",
-    );
-    malformed(
-        with(&["standardization", "scale"], json!([1.0, -1.0])),
-        "scale 1",
-    );
+    malformed(with(&["standardization", "scale"], json!([1.0, 0.0])), "scale 1");
+    malformed(with(&["standardization", "scale"], json!([1.0, -1.0])), "scale 1");
     malformed(
         with(&["standardization", "mean"], json!([1.0])),
         "standardization has 1 means",
@@ -126,8 +113,7 @@ fn invalid_documents_are_rejected() {
             ..
         })
     ));
-    let huge =
-        br#"{"model_type": "linear", "features": ["x"], "coefficients": [1e999], "intercept": 0}"#;
+    let huge = br#"{"model_type": "linear", "features": ["x"], "coefficients": [1e999], "intercept": 0}"#;
     for bytes in [&b""[..], b"{", b"null", b"[1, 2]", b"\xff\xfe", huge] {
         assert!(matches!(
             LinearModel::from_slice("m", 1, bytes),
@@ -141,10 +127,7 @@ fn wrong_inputs_give_typed_errors() -> Result<(), ModelError> {
     let model = load(&base())?;
     assert_eq!(
         model.predict(&[1.0]),
-        Err(ModelError::FeatureCount {
-            expected: 2,
-            actual: 1
-        })
+        Err(ModelError::FeatureCount { expected: 2, actual: 1 })
     );
     assert!(matches!(
         model.predict(&[1.0, f64::INFINITY]),
@@ -159,10 +142,7 @@ fn wrong_inputs_give_typed_errors() -> Result<(), ModelError> {
         Err(ModelError::InvalidFeature { feature, .. }) if feature == "b"
     ));
     // Extra named features are ignored.
-    let named = Features::new()
-        .with("a", 1.0)
-        .with("b", 2.0)
-        .with("c", "unused");
+    let named = Features::new().with("a", 1.0).with("b", 2.0).with("c", "unused");
     assert_eq!(model.predict_named(&named)?, model.predict(&[1.0, 2.0])?);
     Ok(())
 }

@@ -6,9 +6,7 @@ use streams_ml::onnx::OnnxModel;
 use streams_ml::{Model, ModelError};
 
 fn read(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -19,16 +17,8 @@ fn multi_target_averaged_tree_regressor_matches_onnxruntime() -> Result<(), Mode
     let expected: serde_json::Value =
         serde_json::from_slice(&read(&format!("{path}.expected.json"))).expect("expected");
     let inputs = expected["inputs"].as_array().expect("inputs");
-    for (row, want) in inputs
-        .iter()
-        .zip(expected["vectors"].as_array().expect("vectors"))
-    {
-        let x: Vec<f64> = row
-            .as_array()
-            .expect("row")
-            .iter()
-            .filter_map(|v| v.as_f64())
-            .collect();
+    for (row, want) in inputs.iter().zip(expected["vectors"].as_array().expect("vectors")) {
+        let x: Vec<f64> = row.as_array().expect("row").iter().filter_map(|v| v.as_f64()).collect();
         let want: Vec<f64> = want
             .as_array()
             .expect("vector")
@@ -36,9 +26,7 @@ fn multi_target_averaged_tree_regressor_matches_onnxruntime() -> Result<(), Mode
             .filter_map(|v| v.as_f64())
             .collect();
         let prediction = model.predict(&x)?;
-        let got = prediction
-            .vector()
-            .unwrap_or_else(|| panic!("{prediction:?}"));
+        let got = prediction.vector().unwrap_or_else(|| panic!("{prediction:?}"));
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() <= 1e-5, "{x:?}: {got:?} vs {want:?}");
@@ -68,18 +56,9 @@ fn invalid_graphs_are_rejected_before_they_run() {
         let bytes = read(&format!("onnx/invalid/{name}.onnx"));
         match OnnxModel::from_slice(name, 1, &bytes) {
             Ok(model) => panic!("{name} loaded: {model:?}"),
-            Err(ModelError::Malformed {
-                format: "onnx",
-                reason,
-            })
-            | Err(ModelError::Unsupported {
-                format: "onnx",
-                reason,
-            }) => {
-                assert!(
-                    reason.contains(message),
-                    "{name}: `{reason}` lacks `{message}`"
-                )
+            Err(ModelError::Malformed { format: "onnx", reason })
+            | Err(ModelError::Unsupported { format: "onnx", reason }) => {
+                assert!(reason.contains(message), "{name}: `{reason}` lacks `{message}`")
             }
             Err(other) => panic!("{name}: {other:?}"),
         }
@@ -91,10 +70,7 @@ fn wrong_inputs_give_typed_errors() -> Result<(), ModelError> {
     let model = OnnxModel::from_slice("m", 1, &read("onnx/iris_mlp.onnx"))?;
     assert_eq!(
         model.predict(&[1.0, 2.0, 3.0]),
-        Err(ModelError::FeatureCount {
-            expected: 4,
-            actual: 3
-        })
+        Err(ModelError::FeatureCount { expected: 4, actual: 3 })
     );
     assert!(matches!(
         model.predict(&[1.0, f64::NAN, 3.0, 4.0]),
@@ -123,11 +99,8 @@ fn non_onnx_bytes_are_malformed() {
 
 #[test]
 fn models_are_shareable_across_threads() -> Result<(), ModelError> {
-    let model: std::sync::Arc<dyn Model> = std::sync::Arc::new(OnnxModel::from_slice(
-        "m",
-        1,
-        &read("onnx/iris_forest.onnx"),
-    )?);
+    let model: std::sync::Arc<dyn Model> =
+        std::sync::Arc::new(OnnxModel::from_slice("m", 1, &read("onnx/iris_forest.onnx"))?);
     let handles: Vec<_> = (0..4)
         .map(|i| {
             let model = model.clone();

@@ -124,10 +124,7 @@ fn wrong_inputs_give_typed_errors() {
     ));
     assert_eq!(
         model.predict(&[1.0, 2.0]),
-        Err(ModelError::FeatureCount {
-            expected: 5,
-            actual: 2
-        })
+        Err(ModelError::FeatureCount { expected: 5, actual: 2 })
     );
     // Numeric strings are accepted for numeric fields.
     assert_eq!(
@@ -180,8 +177,7 @@ const TREE: &str = r#"
 
 fn score(model: &PmmlModel, x: FeatureValue, c: FeatureValue) -> Result<f64, ModelError> {
     let p = model.predict_values(&[x, c])?;
-    p.score()
-        .ok_or_else(|| ModelError::Evaluation(format!("{p:?}")))
+    p.score().ok_or_else(|| ModelError::Evaluation(format!("{p:?}")))
 }
 
 #[test]
@@ -218,17 +214,11 @@ fn tree_missing_value_strategies() -> Result<(), ModelError> {
     let none_last = load(&tree(r#"noTrueChildStrategy="returnLastPrediction""#, TREE));
     assert_eq!(score(&none_last, missing.clone(), blue.clone())?, 0.0);
     // `c` missing: the surrogate falls through to <True/>.
-    assert_eq!(
-        score(&none, FeatureValue::Number(3.0), missing.clone())?,
-        21.0
-    );
+    assert_eq!(score(&none, FeatureValue::Number(3.0), missing.clone())?, 21.0);
 
     let last = load(&tree(r#"missingValueStrategy="lastPrediction""#, TREE));
     assert_eq!(score(&last, missing.clone(), blue.clone())?, 0.0);
-    assert_eq!(
-        score(&last, FeatureValue::Number(-1.0), missing.clone())?,
-        1.0
-    );
+    assert_eq!(score(&last, FeatureValue::Number(-1.0), missing.clone())?, 1.0);
 
     let null = load(&tree(r#"missingValueStrategy="nullPrediction""#, TREE));
     assert!(matches!(
@@ -280,15 +270,9 @@ fn missing_value_replacement_and_invalid_value_treatment() -> Result<(), ModelEr
     let missing = FeatureValue::Missing;
     let purple = FeatureValue::Category("purple".into());
     assert_eq!(score(&as_missing, missing.clone(), missing.clone())?, 109.0);
-    assert_eq!(
-        score(&as_missing, FeatureValue::Number(1.0), purple.clone())?,
-        103.0
-    );
+    assert_eq!(score(&as_missing, FeatureValue::Number(1.0), purple.clone())?, 103.0);
     let as_is = load(&doc("asIs"));
-    assert_eq!(
-        score(&as_is, FeatureValue::Number(1.0), purple.clone())?,
-        3.0
-    );
+    assert_eq!(score(&as_is, FeatureValue::Number(1.0), purple.clone())?, 3.0);
     let strict = load(&doc("returnInvalid"));
     assert!(matches!(
         score(&strict, FeatureValue::Number(1.0), purple),
@@ -339,10 +323,7 @@ fn regression_normalisations() -> Result<(), ModelError> {
     for (method, expected) in cases {
         let model = load(&doc(method));
         let got = model.predict(&[0.25])?.score().unwrap_or(f64::NAN);
-        assert!(
-            (got - (expected * 2.0 + 1.0)).abs() < 1e-15,
-            "{method}: {got}"
-        );
+        assert!((got - (expected * 2.0 + 1.0)).abs() < 1e-15, "{method}: {got}");
     }
     Ok(())
 }
@@ -373,11 +354,7 @@ fn multinomial_normalisations() -> Result<(), ModelError> {
         panic!("{softmax:?}")
     };
     // Reported in the target field's category order.
-    let order: Vec<&str> = class
-        .probabilities
-        .iter()
-        .map(|(c, _)| c.as_str())
-        .collect();
+    let order: Vec<&str> = class.probabilities.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(order, ["a", "b", "c"]);
     assert!((softmax.probability("c").unwrap_or(0.0) - y[0].exp() / sum).abs() < 1e-15);
     assert!((softmax.probability("a").unwrap_or(0.0) - y[1].exp() / sum).abs() < 1e-15);
@@ -441,10 +418,7 @@ fn ensembles_vote_and_average() -> Result<(), ModelError> {
 #[test]
 fn unsupported_documents_are_named() {
     let unsupported = |doc: &str, what: &str| match load_err(doc) {
-        ModelError::Unsupported {
-            format: "pmml",
-            reason,
-        } => {
+        ModelError::Unsupported { format: "pmml", reason } => {
             assert!(reason.contains(what), "{reason} should mention {what}")
         }
         other => panic!("{other:?}"),
@@ -503,10 +477,9 @@ fn malformed_documents_are_rejected() {
     ));
     malformed(&pmml(R_GLM, R_GLM_MODEL).replace(r#"coefficient="0.5""#, r#"coefficient="half""#));
     malformed(&pmml(R_GLM, R_GLM_MODEL).replace(r#"intercept="-0.75""#, r#"intercept="NaN""#));
-    malformed(&pmml(R_GLM, R_GLM_MODEL).replace(
-        r#"<NumericPredictor name="fld1""#,
-        r#"<NumericPredictor name="ghost""#,
-    ));
+    malformed(
+        &pmml(R_GLM, R_GLM_MODEL).replace(r#"<NumericPredictor name="fld1""#, r#"<NumericPredictor name="ghost""#),
+    );
     malformed(&tree("", &TREE.replace("<True/>", "")));
     malformed(&tree("", &TREE.replace(r#"n="2""#, r#"n="3""#)));
     malformed(&tree(
@@ -526,9 +499,7 @@ fn deeply_nested_trees_are_refused_without_overflowing_the_stack() {
     let depth = 5000;
     let mut nodes = String::new();
     for _ in 0..depth {
-        nodes.push_str(
-            r#"<Node score="1"><SimplePredicate field="x" operator="lessThan" value="1"/>"#,
-        );
+        nodes.push_str(r#"<Node score="1"><SimplePredicate field="x" operator="lessThan" value="1"/>"#);
     }
     nodes.push_str(&"</Node>".repeat(depth));
     let doc = tree(

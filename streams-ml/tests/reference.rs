@@ -8,9 +8,7 @@ use serde_json::Value;
 use streams_ml::{load_document, FeatureValue, Model, ModelFormat, Prediction};
 
 fn testdata(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(path)
 }
 
 fn read(path: &str) -> Vec<u8> {
@@ -75,11 +73,7 @@ fn check(format: ModelFormat, path: &str, tolerance: Option<f64>) -> usize {
             );
         } else {
             let want = expected["labels"][i].as_str().expect("label");
-            assert_eq!(
-                prediction.label(),
-                Some(want),
-                "{path} row {i}: {prediction:?}"
-            );
+            assert_eq!(prediction.label(), Some(want), "{path} row {i}: {prediction:?}");
             if let (Some(probabilities), Some(tol)) = (expected.get("probabilities"), tolerance) {
                 let classes = expected["classes"].as_array().expect("classes");
                 for (class, p) in classes.iter().zip(numbers(&probabilities[i])) {
@@ -126,21 +120,13 @@ fn json_logistic_regression_matches_scikit_learn() {
 
 #[test]
 fn pmml_regression_models_match_scikit_learn() {
-    check(
-        ModelFormat::Pmml,
-        "pmml/linear_regression.pmml",
-        Some(LINEAR_TOLERANCE),
-    );
+    check(ModelFormat::Pmml, "pmml/linear_regression.pmml", Some(LINEAR_TOLERANCE));
     check(
         ModelFormat::Pmml,
         "pmml/logistic_regression.pmml",
         Some(LINEAR_TOLERANCE),
     );
-    check(
-        ModelFormat::Pmml,
-        "pmml/iris_logistic.pmml",
-        Some(LINEAR_TOLERANCE),
-    );
+    check(ModelFormat::Pmml, "pmml/iris_logistic.pmml", Some(LINEAR_TOLERANCE));
 }
 
 #[test]
@@ -160,54 +146,22 @@ fn pmml_ensembles_match_scikit_learn() {
 
 #[test]
 fn onnx_linear_models_match_onnxruntime() {
-    check(
-        ModelFormat::Onnx,
-        "onnx/linear_regression.onnx",
-        Some(ONNX_TOLERANCE),
-    );
-    check(
-        ModelFormat::Onnx,
-        "onnx/logistic_regression.onnx",
-        Some(ONNX_TOLERANCE),
-    );
-    check(
-        ModelFormat::Onnx,
-        "onnx/iris_logistic.onnx",
-        Some(ONNX_TOLERANCE),
-    );
+    check(ModelFormat::Onnx, "onnx/linear_regression.onnx", Some(ONNX_TOLERANCE));
+    check(ModelFormat::Onnx, "onnx/logistic_regression.onnx", Some(ONNX_TOLERANCE));
+    check(ModelFormat::Onnx, "onnx/iris_logistic.onnx", Some(ONNX_TOLERANCE));
 }
 
 #[test]
 fn onnx_tree_models_match_onnxruntime() {
-    check(
-        ModelFormat::Onnx,
-        "onnx/iris_tree.onnx",
-        Some(ONNX_TOLERANCE),
-    );
-    check(
-        ModelFormat::Onnx,
-        "onnx/iris_forest.onnx",
-        Some(ONNX_TOLERANCE),
-    );
-    check(
-        ModelFormat::Onnx,
-        "onnx/tree_regressor.onnx",
-        Some(ONNX_TOLERANCE),
-    );
+    check(ModelFormat::Onnx, "onnx/iris_tree.onnx", Some(ONNX_TOLERANCE));
+    check(ModelFormat::Onnx, "onnx/iris_forest.onnx", Some(ONNX_TOLERANCE));
+    check(ModelFormat::Onnx, "onnx/tree_regressor.onnx", Some(ONNX_TOLERANCE));
 }
 
 #[test]
 fn onnx_dense_networks_match_onnxruntime() {
-    check(
-        ModelFormat::Onnx,
-        "onnx/mlp_regressor.onnx",
-        Some(ONNX_TOLERANCE),
-    );
-    check(
-        ModelFormat::Onnx,
-        "onnx/iris_mlp.onnx",
-        Some(ONNX_TOLERANCE),
-    );
+    check(ModelFormat::Onnx, "onnx/mlp_regressor.onnx", Some(ONNX_TOLERANCE));
+    check(ModelFormat::Onnx, "onnx/iris_mlp.onnx", Some(ONNX_TOLERANCE));
 }
 
 #[test]
@@ -233,14 +187,8 @@ fn schemas_describe_the_inputs() {
 fn onnx_classifiers_report_their_class_labels() {
     let cases = [
         ("onnx/logistic_regression.onnx", vec!["0", "1"]),
-        (
-            "onnx/iris_tree.onnx",
-            vec!["setosa", "versicolor", "virginica"],
-        ),
-        (
-            "onnx/iris_mlp.onnx",
-            vec!["setosa", "versicolor", "virginica"],
-        ),
+        ("onnx/iris_tree.onnx", vec!["setosa", "versicolor", "virginica"]),
+        ("onnx/iris_mlp.onnx", vec!["setosa", "versicolor", "virginica"]),
     ];
     for (path, classes) in cases {
         let model = streams_ml::onnx::OnnxModel::from_slice(path, 1, &read(path)).expect(path);

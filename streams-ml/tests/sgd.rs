@@ -2,8 +2,7 @@
 
 use streams_ml::linear::LinearKind;
 use streams_ml::{
-    load_model, Features, LearningRate, Model, ModelEnvelope, ModelError, ModelFormat, SgdConfig,
-    SgdLearner,
+    load_model, Features, LearningRate, Model, ModelEnvelope, ModelError, ModelFormat, SgdConfig, SgdLearner,
 };
 
 /// A small deterministic generator (xorshift64*), uniform in [-1, 1).
@@ -65,11 +64,7 @@ fn logistic_learner_recovers_a_separating_model() -> Result<(), ModelError> {
     let truth = |x: &[f64]| 1.0 / (1.0 + (-(4.0 * x[0] - 2.0 * x[1] + 0.5)).exp());
     for _ in 0..30_000 {
         let x = [rng.next() * 3.0, rng.next() + 5.0];
-        let label = if rng.next() * 0.5 + 0.5 < truth(&x) {
-            1.0
-        } else {
-            0.0
-        };
+        let label = if rng.next() * 0.5 + 0.5 < truth(&x) { 1.0 } else { 0.0 };
         learner.learn(&x, label)?;
     }
     let model = learner.snapshot("clicks", 1)?;
@@ -86,10 +81,7 @@ fn logistic_learner_recovers_a_separating_model() -> Result<(), ModelError> {
     }
     assert!(correct >= 950, "{correct}/1000 correct");
     let mean_error = total_error / 1000.0;
-    assert!(
-        mean_error < 0.05,
-        "probabilities off by {mean_error} on average"
-    );
+    assert!(mean_error < 0.05, "probabilities off by {mean_error} on average");
     Ok(())
 }
 
@@ -164,10 +156,7 @@ fn snapshots_publish_through_an_envelope() -> Result<(), ModelError> {
         learner.learn(&[x, 1.0], if x > 0.0 { 1.0 } else { 0.0 })?;
     }
     let document = learner.to_document();
-    assert_eq!(
-        document.metadata.get("examples_seen").map(String::as_str),
-        Some("100")
-    );
+    assert_eq!(document.metadata.get("examples_seen").map(String::as_str), Some("100"));
     let record = ModelEnvelope::new(ModelFormat::JsonLinear, 12, document.to_vec()).to_bytes();
     let model = load_model("clicks", &record)?;
     assert_eq!(model.version(), 12);
@@ -200,17 +189,11 @@ fn state_round_trips_and_training_resumes_identically() -> Result<(), ModelError
 
 #[test]
 fn named_examples_are_learned_by_name() -> Result<(), ModelError> {
-    let mut a = SgdLearner::new(
-        vec!["age".into(), "income".into()],
-        plain(LinearKind::Linear, 0.01),
-    )?;
+    let mut a = SgdLearner::new(vec!["age".into(), "income".into()], plain(LinearKind::Linear, 0.01))?;
     let mut b = a.clone();
     a.learn(&[30.0, 2.0], 1.0)?;
     b.learn_named(
-        &Features::new()
-            .with("income", 2.0)
-            .with("age", 30.0)
-            .with("extra", "x"),
+        &Features::new().with("income", 2.0).with("age", 30.0).with("extra", "x"),
         1.0,
     )?;
     assert_eq!(a, b);
@@ -219,10 +202,7 @@ fn named_examples_are_learned_by_name() -> Result<(), ModelError> {
         Err(ModelError::MissingFeature("income".into()))
     );
     assert!(matches!(
-        b.learn_named(
-            &Features::new().with("age", 1.0).with("income", "high"),
-            0.0
-        ),
+        b.learn_named(&Features::new().with("age", 1.0).with("income", "high"), 0.0),
         Err(ModelError::InvalidFeature { .. })
     ));
     Ok(())
@@ -235,10 +215,7 @@ fn bad_examples_are_rejected_and_leave_the_learner_unchanged() -> Result<(), Mod
     let before = learner.clone();
     assert_eq!(
         learner.learn(&[1.0], 1.0),
-        Err(ModelError::FeatureCount {
-            expected: 2,
-            actual: 1
-        })
+        Err(ModelError::FeatureCount { expected: 2, actual: 1 })
     );
     assert!(matches!(
         learner.learn(&[f64::NAN, 1.0], 1.0),
@@ -272,11 +249,7 @@ fn bad_examples_are_rejected_and_leave_the_learner_unchanged() -> Result<(), Mod
 #[test]
 fn invalid_configurations_and_states_are_rejected() -> Result<(), ModelError> {
     assert!(SgdLearner::new(vec![], SgdConfig::new(LinearKind::Linear)).is_err());
-    assert!(SgdLearner::new(
-        vec!["a".into(), "a".into()],
-        SgdConfig::new(LinearKind::Linear)
-    )
-    .is_err());
+    assert!(SgdLearner::new(vec!["a".into(), "a".into()], SgdConfig::new(LinearKind::Linear)).is_err());
     assert!(SgdLearner::new(names(1), plain(LinearKind::Linear, -1.0)).is_err());
     let same_classes = SgdConfig {
         classes: ["x".into(), "x".into()],
@@ -285,8 +258,8 @@ fn invalid_configurations_and_states_are_rejected() -> Result<(), ModelError> {
     assert!(SgdLearner::new(names(1), same_classes).is_err());
 
     let learner = SgdLearner::new(names(2), SgdConfig::new(LinearKind::Linear))?;
-    let mut state: serde_json::Value = serde_json::from_slice(&learner.to_bytes())
-        .map_err(|e| ModelError::Evaluation(e.to_string()))?;
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&learner.to_bytes()).map_err(|e| ModelError::Evaluation(e.to_string()))?;
     state["coefficients"] = serde_json::json!([1.0]);
     let bytes = serde_json::to_vec(&state).map_err(|e| ModelError::Evaluation(e.to_string()))?;
     assert!(matches!(

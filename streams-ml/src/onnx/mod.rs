@@ -26,8 +26,7 @@ use std::sync::Arc;
 
 use tract_onnx::pb;
 use tract_onnx::prelude::{
-    tvec, DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, Tensor, TractResult,
-    TypedRunnableModel,
+    tvec, DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, Tensor, TractResult, TypedRunnableModel,
 };
 use tract_onnx::tract_core::model::IntoRunnable;
 
@@ -148,18 +147,14 @@ fn class_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
 /// Checks a tensor's size, and that its data is inline and of the declared size.
 fn check_tensor(t: &pb::TensorProto) -> Result<(), ModelError> {
     if !t.external_data.is_empty() || t.data_location == Some(1) {
-        return Err(unsupported(format!(
-            "tensor `{}` stores its data externally",
-            t.name
-        )));
+        return Err(unsupported(format!("tensor `{}` stores its data externally", t.name)));
     }
     if t.segment.is_some() {
         return Err(unsupported(format!("segmented tensor `{}`", t.name)));
     }
     let mut n: u64 = 1;
     for &d in &t.dims {
-        let d = u64::try_from(d)
-            .map_err(|_| malformed(format!("tensor `{}` has a negative dimension", t.name)))?;
+        let d = u64::try_from(d).map_err(|_| malformed(format!("tensor `{}` has a negative dimension", t.name)))?;
         n = n
             .checked_mul(d)
             .filter(|n| *n <= MAX_TENSOR_ELEMENTS)
@@ -172,12 +167,7 @@ fn check_tensor(t: &pb::TensorProto) -> Result<(), ModelError> {
         7 | 11 | 13 | 14 => Some(8), // int64, double, uint64, complex64
         15 => Some(16),              // complex128
         8 => None,                   // string
-        other => {
-            return Err(unsupported(format!(
-                "tensor `{}` of data type {other}",
-                t.name
-            )))
-        }
+        other => return Err(unsupported(format!("tensor `{}` of data type {other}", t.name))),
     };
     let held = if !t.raw_data.is_empty() {
         match element_size {
@@ -199,11 +189,7 @@ fn check_tensor(t: &pb::TensorProto) -> Result<(), ModelError> {
             + t.uint64_data.len()
     } as u64;
     // complex values take two numbers each
-    let expected = if matches!(t.data_type, 14 | 15) {
-        2 * n
-    } else {
-        n
-    };
+    let expected = if matches!(t.data_type, 14 | 15) { 2 * n } else { n };
     if held != expected {
         return Err(malformed(format!(
             "tensor `{}` holds {held} values for {n} elements",
@@ -260,9 +246,7 @@ fn initializer_labels(t: &pb::TensorProto) -> Option<Vec<String>> {
                 .map(|s| String::from_utf8_lossy(s).into_owned())
                 .collect(),
         ),
-        INT64 if !t.int64_data.is_empty() => {
-            Some(t.int64_data.iter().map(i64::to_string).collect())
-        }
+        INT64 if !t.int64_data.is_empty() => Some(t.int64_data.iter().map(i64::to_string).collect()),
         INT64 => Some(
             t.raw_data
                 .chunks_exact(8)
@@ -278,20 +262,12 @@ fn initializer_labels(t: &pb::TensorProto) -> Option<Vec<String>> {
 }
 
 /// Validates the graph, removes `ZipMap` nodes and works out the input and output layout.
-fn prepare(
-    proto: &mut pb::ModelProto,
-    known_ops: &HashSet<String>,
-) -> Result<Prepared, ModelError> {
+fn prepare(proto: &mut pb::ModelProto, known_ops: &HashSet<String>) -> Result<Prepared, ModelError> {
     let feature_names_prop = proto
         .metadata_props
         .iter()
         .find(|p| p.key == "feature_names")
-        .map(|p| {
-            p.value
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .collect::<Vec<_>>()
-        });
+        .map(|p| p.value.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>());
     let graph = proto.graph.as_mut().ok_or_else(|| malformed("no graph"))?;
     check_graph_tensors(graph, 0)?;
 
@@ -327,10 +303,7 @@ fn prepare(
     // label goes straight to a graph output, and map the indices back after each run.
     let mut indexed_labels = None;
     for node in graph.node.iter_mut() {
-        if !matches!(
-            node.op_type.as_str(),
-            "TreeEnsembleClassifier" | "LinearClassifier"
-        ) {
+        if !matches!(node.op_type.as_str(), "TreeEnsembleClassifier" | "LinearClassifier") {
             continue;
         }
         let Some(label_output) = node.output.first() else {
@@ -339,11 +312,7 @@ fn prepare(
         let Some(graph_output) = graph.output.iter_mut().find(|o| o.name == *label_output) else {
             continue;
         };
-        let Some(attribute) = node
-            .attribute
-            .iter_mut()
-            .find(|a| a.name == "classlabels_strings")
-        else {
+        let Some(attribute) = node.attribute.iter_mut().find(|a| a.name == "classlabels_strings") else {
             continue;
         };
         let labels: Vec<String> = attribute
@@ -384,8 +353,8 @@ fn prepare(
             real_inputs.len()
         )));
     };
-    let input_tensor = tensor_type(input)
-        .ok_or_else(|| malformed(format!("input `{}` has no tensor type", input.name)))?;
+    let input_tensor =
+        tensor_type(input).ok_or_else(|| malformed(format!("input `{}` has no tensor type", input.name)))?;
     let input_type = match input_tensor.elem_type {
         FLOAT => DatumType::F32,
         DOUBLE => DatumType::F64,
@@ -402,9 +371,7 @@ fn prepare(
         .unwrap_or_default();
     let width = match dims {
         [_, d] => match d.value {
-            Some(pb::tensor_shape_proto::dimension::Value::DimValue(w))
-                if (1..=MAX_FEATURES).contains(&w) =>
-            {
+            Some(pb::tensor_shape_proto::dimension::Value::DimValue(w)) if (1..=MAX_FEATURES).contains(&w) => {
                 w as usize
             }
             _ => return Err(unsupported("input width is not a fixed positive number")),
@@ -441,20 +408,11 @@ fn prepare(
     }
     for out in &graph.output {
         if !defined.contains(out.name.as_str()) {
-            return Err(malformed(format!(
-                "graph output `{}` is never defined",
-                out.name
-            )));
+            return Err(malformed(format!("graph output `{}` is never defined", out.name)));
         }
     }
 
-    let elem = |i: usize| {
-        graph
-            .output
-            .get(i)
-            .and_then(tensor_type)
-            .map(|t| t.elem_type)
-    };
+    let elem = |i: usize| graph.output.get(i).and_then(tensor_type).map(|t| t.elem_type);
     let classifier = graph.output.len() == 2
         && matches!(elem(0), Some(INT64 | STRING | INT32))
         && matches!(elem(1), Some(FLOAT | DOUBLE));
@@ -511,16 +469,8 @@ fn prepare(
 fn labels_of(t: &Tensor) -> TractResult<Vec<String>> {
     Ok(match t.datum_type() {
         DatumType::String => t.to_plain_array_view::<String>()?.iter().cloned().collect(),
-        DatumType::I64 => t
-            .to_plain_array_view::<i64>()?
-            .iter()
-            .map(i64::to_string)
-            .collect(),
-        DatumType::I32 => t
-            .to_plain_array_view::<i32>()?
-            .iter()
-            .map(i32::to_string)
-            .collect(),
+        DatumType::I64 => t.to_plain_array_view::<i64>()?.iter().map(i64::to_string).collect(),
+        DatumType::I32 => t.to_plain_array_view::<i32>()?.iter().map(i32::to_string).collect(),
         _ => t
             .cast_to::<f64>()?
             .to_plain_array_view::<f64>()?
@@ -540,11 +490,7 @@ fn numbers_of(t: &Tensor) -> TractResult<Vec<f64>> {
 
 impl OnnxModel {
     /// Parses, validates and compiles an ONNX model.
-    pub fn from_slice(
-        name: impl Into<String>,
-        version: u64,
-        bytes: &[u8],
-    ) -> Result<Self, ModelError> {
+    pub fn from_slice(name: impl Into<String>, version: u64, bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(malformed("document too large"));
         }
@@ -552,8 +498,7 @@ impl OnnxModel {
         framework
             .op_register
             .insert("TreeEnsembleRegressor", trees::tree_regressor);
-        let mut proto =
-            guarded(|| framework.proto_model_for_read(&mut &bytes[..])).map_err(malformed)?;
+        let mut proto = guarded(|| framework.proto_model_for_read(&mut &bytes[..])).map_err(malformed)?;
         let known_ops: HashSet<String> = framework.op_register.0.keys().cloned().collect();
         let prepared = prepare(&mut proto, &known_ops)?;
         let width = prepared.width;
@@ -561,20 +506,13 @@ impl OnnxModel {
         let plan = guarded(|| {
             let model = framework.model_for_proto_model(&proto)?;
             let fact = InferenceFact::dt_shape(input_type, [1usize, width]);
-            model
-                .with_input_fact(0, fact)?
-                .into_optimized()?
-                .into_runnable()
+            model.with_input_fact(0, fact)?.into_optimized()?.into_runnable()
         })
         .map_err(malformed)?;
         let mut model = OnnxModel {
             name: name.into(),
             version,
-            inputs: prepared
-                .feature_names
-                .into_iter()
-                .map(FeatureSpec::numeric)
-                .collect(),
+            inputs: prepared.feature_names.into_iter().map(FeatureSpec::numeric).collect(),
             input_type,
             plan,
             output: prepared.output,
@@ -593,14 +531,10 @@ impl OnnxModel {
                 let labels = outputs.get(*label).map(labels_of).transpose();
                 let probs = outputs.get(*probabilities).map(numbers_of).transpose();
                 let (Ok(Some(labels)), Ok(Some(probs))) = (labels, probs) else {
-                    return Err(malformed(
-                        "trial run: unreadable label or probability output",
-                    ));
+                    return Err(malformed("trial run: unreadable label or probability output"));
                 };
                 if labels.len() != 1 || probs.is_empty() {
-                    return Err(malformed(
-                        "trial run: expected one label and a probability row",
-                    ));
+                    return Err(malformed("trial run: expected one label and a probability row"));
                 }
                 if !prepared.classes_known {
                     *classes = (0..probs.len()).map(|i| i.to_string()).collect();
@@ -664,14 +598,10 @@ impl Model for OnnxModel {
     fn predict(&self, features: &[f64]) -> Result<Prediction, ModelError> {
         check_count(self.inputs.len(), features)?;
         if let Some(i) = features.iter().position(|x| !x.is_finite()) {
-            return Err(ModelError::invalid_feature(
-                &self.inputs[i].name,
-                "not a finite number",
-            ));
+            return Err(ModelError::invalid_feature(&self.inputs[i].name, "not a finite number"));
         }
         let outputs = self.run(features).map_err(ModelError::Evaluation)?;
-        let evaluation =
-            |e: tract_onnx::prelude::TractError| ModelError::Evaluation(format!("{e:#}"));
+        let evaluation = |e: tract_onnx::prelude::TractError| ModelError::Evaluation(format!("{e:#}"));
         let missing = || ModelError::Evaluation("the model returned too few outputs".into());
         match &self.output {
             Output::Classes {
@@ -680,20 +610,16 @@ impl Model for OnnxModel {
                 classes,
                 label_names,
             } => {
-                let mut labels =
-                    labels_of(outputs.get(*label).ok_or_else(missing)?).map_err(evaluation)?;
+                let mut labels = labels_of(outputs.get(*label).ok_or_else(missing)?).map_err(evaluation)?;
                 if let Some(names) = label_names {
                     for l in labels.iter_mut() {
                         let name = l.parse::<usize>().ok().and_then(|i| names.get(i));
                         *l = name
-                            .ok_or_else(|| {
-                                ModelError::Evaluation(format!("label index {l} out of range"))
-                            })?
+                            .ok_or_else(|| ModelError::Evaluation(format!("label index {l} out of range")))?
                             .clone();
                     }
                 }
-                let probs = numbers_of(outputs.get(*probabilities).ok_or_else(missing)?)
-                    .map_err(evaluation)?;
+                let probs = numbers_of(outputs.get(*probabilities).ok_or_else(missing)?).map_err(evaluation)?;
                 let label = labels
                     .into_iter()
                     .next()
@@ -711,8 +637,7 @@ impl Model for OnnxModel {
                 }))
             }
             Output::Values { output } => {
-                let values =
-                    numbers_of(outputs.get(*output).ok_or_else(missing)?).map_err(evaluation)?;
+                let values = numbers_of(outputs.get(*output).ok_or_else(missing)?).map_err(evaluation)?;
                 Ok(match values.as_slice() {
                     [single] => Prediction::Score(*single),
                     _ => Prediction::Vector(values),

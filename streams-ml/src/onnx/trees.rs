@@ -51,12 +51,7 @@ fn parse_mode(mode: &[u8]) -> Result<Option<Cmp>, String> {
         b"BRANCH_EQ" => Cmp::Equal,
         b"BRANCH_NEQ" => Cmp::NotEqual,
         b"LEAF" => return Ok(None),
-        other => {
-            return Err(format!(
-                "unknown node mode `{}`",
-                String::from_utf8_lossy(other)
-            ))
-        }
+        other => return Err(format!("unknown node mode `{}`", String::from_utf8_lossy(other))),
     }))
 }
 
@@ -85,9 +80,7 @@ pub(crate) fn validate(node: &NodeProto, classifier: bool) -> Result<Ensemble, S
         let int_labels = attribute(node, "classlabels_int64s").map_or(0, |a| a.ints.len());
         let str_labels = attribute(node, "classlabels_strings").map_or(0, |a| a.strings.len());
         if (int_labels == 0) == (str_labels == 0) {
-            return Err(
-                "exactly one of classlabels_int64s and classlabels_strings must be set".into(),
-            );
+            return Err("exactly one of classlabels_int64s and classlabels_strings must be set".into());
         }
         int_labels + str_labels
     } else {
@@ -139,10 +132,7 @@ pub(crate) fn validate(node: &NodeProto, classifier: bool) -> Result<Ensemble, S
     if sizes.contains(&0) {
         return Err("tree ids are not contiguous".into());
     }
-    let mut trees: Vec<Vec<Option<Node>>> = sizes
-        .iter()
-        .map(|&s| (0..s).map(|_| None).collect())
-        .collect();
+    let mut trees: Vec<Vec<Option<Node>>> = sizes.iter().map(|&s| (0..s).map(|_| None).collect()).collect();
     let mut max_feature = 0;
     for i in 0..n {
         let (t, id) = (tree_ids[i], node_ids[i]);
@@ -183,9 +173,7 @@ pub(crate) fn validate(node: &NodeProto, classifier: bool) -> Result<Ensemble, S
         let mut stack = vec![0usize];
         while let Some(id) = stack.pop() {
             if std::mem::replace(&mut seen[id], true) {
-                return Err(format!(
-                    "tree {t}: node {id} is reached twice (cycle or shared node)"
-                ));
+                return Err(format!("tree {t}: node {id} is reached twice (cycle or shared node)"));
             }
             if let Ok(b) = &nodes[id] {
                 stack.push(b.true_id);
@@ -208,15 +196,9 @@ pub(crate) fn validate(node: &NodeProto, classifier: bool) -> Result<Ensemble, S
     }
     for i in 0..m {
         if leaf_outputs[i] >= n_outputs {
-            return Err(format!(
-                "leaf output id {} outside 0..{n_outputs}",
-                leaf_outputs[i]
-            ));
+            return Err(format!("leaf output id {} outside 0..{n_outputs}", leaf_outputs[i]));
         }
-        match trees
-            .get_mut(leaf_trees[i])
-            .and_then(|t| t.get_mut(leaf_nodes[i]))
-        {
+        match trees.get_mut(leaf_trees[i]).and_then(|t| t.get_mut(leaf_nodes[i])) {
             Some(Err(contributions)) => contributions.push((leaf_outputs[i], weights[i])),
             _ => {
                 return Err(format!(
@@ -271,9 +253,7 @@ impl Ensemble {
         let data = TreeEnsembleData {
             trees: rctensor1(&roots),
             nodes: tensor1(&nodes).into_shape(&[n_nodes, 5])?.into_arc_tensor(),
-            leaves: tensor1(&leaves)
-                .into_shape(&[n_leaves, 2])?
-                .into_arc_tensor(),
+            leaves: tensor1(&leaves).into_shape(&[n_leaves, 2])?.into_arc_tensor(),
         };
         TreeEnsemble::build(data, self.max_feature, self.n_outputs, aggregate)
     }
@@ -335,12 +315,7 @@ impl Expansion for TreeEnsembleRegressor {
         Ok(())
     }
 
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
+    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
         let fact = model.outlet_fact(inputs[0])?;
         ensure!(fact.rank() == 2, "TreeEnsembleRegressor expects a 2D input");
         if let Some(width) = fact.shape[1].as_i64() {

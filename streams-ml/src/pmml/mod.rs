@@ -33,8 +33,8 @@ use roxmltree::Node;
 use crate::model::{ClassPrediction, FeatureSpec, FeatureValue, Model, ModelFormat, Prediction};
 use crate::ModelError;
 use xml::{
-    array_tokens, attr, child, children_named, elements, malformed, name, num_attr, parse_number,
-    req_attr, req_num_attr, unsupported,
+    array_tokens, attr, child, children_named, elements, malformed, name, num_attr, parse_number, req_attr,
+    req_num_attr, unsupported,
 };
 
 /// Deepest element nesting accepted (trees, compound predicates, nested ensembles).
@@ -164,10 +164,7 @@ impl Field {
         };
         match value {
             Value::Missing => Ok(self.replacement.clone().unwrap_or(Value::Missing)),
-            v if !self.numeric
-                && !self.values.is_empty()
-                && !self.values.iter().any(|c| c.matches(&v)) =>
-            {
+            v if !self.numeric && !self.values.is_empty() && !self.values.iter().any(|c| c.matches(&v)) => {
                 self.invalid(v, "not one of the field's categories")
             }
             v => Ok(v),
@@ -178,9 +175,7 @@ impl Field {
         match self.invalid {
             InvalidTreatment::ReturnInvalid => Err(ModelError::invalid_feature(&self.name, reason)),
             InvalidTreatment::AsIs => match value {
-                Value::Num(x) if !x.is_finite() => {
-                    Err(ModelError::invalid_feature(&self.name, reason))
-                }
+                Value::Num(x) if !x.is_finite() => Err(ModelError::invalid_feature(&self.name, reason)),
                 v => Ok(v),
             },
             InvalidTreatment::AsMissing => Ok(self.replacement.clone().unwrap_or(Value::Missing)),
@@ -196,11 +191,10 @@ struct Schema {
 
 impl Schema {
     fn field(&self, field_name: &str) -> Result<usize, ModelError> {
-        self.index.get(field_name).copied().ok_or_else(|| {
-            malformed(format!(
-                "field `{field_name}` is not an active field of the model"
-            ))
-        })
+        self.index
+            .get(field_name)
+            .copied()
+            .ok_or_else(|| malformed(format!("field `{field_name}` is not an active field of the model")))
     }
 
     fn constant(&self, field: usize, text: &str) -> Result<Constant, ModelError> {
@@ -280,11 +274,7 @@ fn is_predicate(node: Node<'_, '_>) -> bool {
     PREDICATES.contains(&name(node))
 }
 
-fn parse_predicate(
-    node: Node<'_, '_>,
-    schema: &Schema,
-    depth: usize,
-) -> Result<Predicate, ModelError> {
+fn parse_predicate(node: Node<'_, '_>, schema: &Schema, depth: usize) -> Result<Predicate, ModelError> {
     if depth > MAX_DEPTH {
         return Err(unsupported("predicates nested too deeply"));
     }
@@ -302,11 +292,7 @@ fn parse_predicate(
                 "greaterOrEqual" => SimpleOp::GreaterOrEqual,
                 "isMissing" => SimpleOp::IsMissing,
                 "isNotMissing" => SimpleOp::IsNotMissing,
-                other => {
-                    return Err(malformed(format!(
-                        "unknown SimplePredicate operator `{other}`"
-                    )))
-                }
+                other => return Err(malformed(format!("unknown SimplePredicate operator `{other}`"))),
             };
             let value = match op {
                 SimpleOp::IsMissing | SimpleOp::IsNotMissing => None,
@@ -329,14 +315,9 @@ fn parse_predicate(
             let is_in = match req_attr(node, "booleanOperator")? {
                 "isIn" => true,
                 "isNotIn" => false,
-                other => {
-                    return Err(malformed(format!(
-                        "unknown SimpleSetPredicate operator `{other}`"
-                    )))
-                }
+                other => return Err(malformed(format!("unknown SimpleSetPredicate operator `{other}`"))),
             };
-            let array = child(node, "Array")
-                .ok_or_else(|| malformed("SimpleSetPredicate without <Array>"))?;
+            let array = child(node, "Array").ok_or_else(|| malformed("SimpleSetPredicate without <Array>"))?;
             let text: String = array.children().filter_map(|c| c.text()).collect();
             let values = array_tokens(&text)?
                 .iter()
@@ -344,17 +325,10 @@ fn parse_predicate(
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(n) = num_attr(array, "n")? {
                 if n != values.len() as f64 {
-                    return Err(malformed(format!(
-                        "<Array n=\"{n}\"> holds {} values",
-                        values.len()
-                    )));
+                    return Err(malformed(format!("<Array n=\"{n}\"> holds {} values", values.len())));
                 }
             }
-            Ok(Predicate::Set {
-                field,
-                is_in,
-                values,
-            })
+            Ok(Predicate::Set { field, is_in, values })
         }
         "CompoundPredicate" => {
             let op = match req_attr(node, "booleanOperator")? {
@@ -362,20 +336,14 @@ fn parse_predicate(
                 "or" => BoolOp::Or,
                 "xor" => BoolOp::Xor,
                 "surrogate" => BoolOp::Surrogate,
-                other => {
-                    return Err(malformed(format!(
-                        "unknown CompoundPredicate operator `{other}`"
-                    )))
-                }
+                other => return Err(malformed(format!("unknown CompoundPredicate operator `{other}`"))),
             };
             let parts = elements(node)
                 .filter(|c| is_predicate(*c))
                 .map(|c| parse_predicate(c, schema, depth + 1))
                 .collect::<Result<Vec<_>, _>>()?;
             if parts.len() < 2 {
-                return Err(malformed(
-                    "CompoundPredicate with fewer than two predicates",
-                ));
+                return Err(malformed("CompoundPredicate with fewer than two predicates"));
             }
             Ok(Predicate::Compound { op, parts })
         }
@@ -384,11 +352,7 @@ fn parse_predicate(
 }
 
 /// The predicate child of an element (required).
-fn predicate_of(
-    node: Node<'_, '_>,
-    schema: &Schema,
-    depth: usize,
-) -> Result<Predicate, ModelError> {
+fn predicate_of(node: Node<'_, '_>, schema: &Schema, depth: usize) -> Result<Predicate, ModelError> {
     let p = elements(node)
         .find(|c| is_predicate(*c))
         .ok_or_else(|| malformed(format!("<{}> has no predicate", name(node))))?;
@@ -429,11 +393,7 @@ impl Predicate {
                     }
                 }
             }
-            Predicate::Set {
-                field,
-                is_in,
-                values,
-            } => {
+            Predicate::Set { field, is_in, values } => {
                 let input = &input[*field];
                 if *input == Value::Missing {
                     return Truth::Unknown;
@@ -531,13 +491,10 @@ fn parse_function(node: Node<'_, '_>) -> Result<Function, ModelError> {
 /// Checks the parts of a (nested) model element that this crate does not evaluate.
 fn check_model_common(node: Node<'_, '_>, schema: &Schema) -> Result<(), ModelError> {
     if attr(node, "isScorable") == Some("false") {
-        return Err(unsupported(format!(
-            "<{}> is marked as not scorable",
-            name(node)
-        )));
+        return Err(unsupported(format!("<{}> is marked as not scorable", name(node))));
     }
-    let mining = child(node, "MiningSchema")
-        .ok_or_else(|| malformed(format!("<{}> has no <MiningSchema>", name(node))))?;
+    let mining =
+        child(node, "MiningSchema").ok_or_else(|| malformed(format!("<{}> has no <MiningSchema>", name(node))))?;
     for field in children_named(mining, "MiningField") {
         let field_name = req_attr(field, "name")?;
         let usage = attr(field, "usageType").unwrap_or("active");
@@ -567,10 +524,7 @@ fn parse_model(node: Node<'_, '_>, schema: &Schema, depth: usize) -> Result<Mode
 }
 
 /// Orders probabilities by the target's categories, then any other labels as they came.
-fn order_probabilities(
-    mut probabilities: Vec<(String, f64)>,
-    classes: &[String],
-) -> Vec<(String, f64)> {
+fn order_probabilities(mut probabilities: Vec<(String, f64)>, classes: &[String]) -> Vec<(String, f64)> {
     if classes.is_empty() {
         return probabilities;
     }
@@ -705,8 +659,7 @@ impl TargetRescale {
 impl RegressionDef {
     fn parse(node: Node<'_, '_>, schema: &Schema) -> Result<Self, ModelError> {
         let function = parse_function(node)?;
-        let normalization =
-            Normalization::parse(attr(node, "normalizationMethod").unwrap_or("none"))?;
+        let normalization = Normalization::parse(attr(node, "normalizationMethod").unwrap_or("none"))?;
         let mut tables = Vec::new();
         for table in children_named(node, "RegressionTable") {
             let mut t = RegressionTable {
@@ -721,14 +674,12 @@ impl RegressionDef {
                     "NumericPredictor" => {
                         let field = schema.field(req_attr(p, "name")?)?;
                         let exponent = num_attr(p, "exponent")?.unwrap_or(1.0);
-                        t.numeric
-                            .push((field, exponent, req_num_attr(p, "coefficient")?));
+                        t.numeric.push((field, exponent, req_num_attr(p, "coefficient")?));
                     }
                     "CategoricalPredictor" => {
                         let field = schema.field(req_attr(p, "name")?)?;
                         let value = schema.constant(field, req_attr(p, "value")?)?;
-                        t.categorical
-                            .push((field, value, req_num_attr(p, "coefficient")?));
+                        t.categorical.push((field, value, req_num_attr(p, "coefficient")?));
                     }
                     "PredictorTerm" => {
                         let fields = children_named(p, "FieldRef")
@@ -750,9 +701,7 @@ impl RegressionDef {
         match function {
             Function::Regression => {
                 if tables.len() != 1 {
-                    return Err(malformed(
-                        "regression RegressionModel needs exactly one table",
-                    ));
+                    return Err(malformed("regression RegressionModel needs exactly one table"));
                 }
                 if matches!(normalization, Normalization::Simplemax) {
                     return Err(unsupported("simplemax for regression"));
@@ -760,9 +709,7 @@ impl RegressionDef {
             }
             Function::Classification => {
                 if tables.len() < 2 {
-                    return Err(malformed(
-                        "classification RegressionModel needs two or more tables",
-                    ));
+                    return Err(malformed("classification RegressionModel needs two or more tables"));
                 }
                 if tables.iter().any(|t| t.category.is_none()) {
                     return Err(malformed("RegressionTable without targetCategory"));
@@ -812,12 +759,7 @@ impl RegressionDef {
         let mut y = t.intercept;
         for (field, exponent, coefficient) in &t.numeric {
             let x = self.number(input, *field)?;
-            y += coefficient
-                * if *exponent == 1.0 {
-                    x
-                } else {
-                    x.powf(*exponent)
-                };
+            y += coefficient * if *exponent == 1.0 { x } else { x.powf(*exponent) };
         }
         for (field, value, coefficient) in &t.categorical {
             if input[*field] == Value::Missing {
@@ -882,9 +824,7 @@ impl RegressionDef {
             }
         }
         if p.iter().any(|v| !v.is_finite()) {
-            return Err(ModelError::Evaluation(
-                "non-finite class probability".into(),
-            ));
+            return Err(ModelError::Evaluation("non-finite class probability".into()));
         }
         let probabilities: Vec<(String, f64)> = self
             .tables
@@ -938,8 +878,7 @@ impl TreeDef {
             "defaultChild" => MissingStrategy::DefaultChild,
             other => return Err(unsupported(format!("missingValueStrategy `{other}`"))),
         };
-        let return_last = match attr(node, "noTrueChildStrategy").unwrap_or("returnNullPrediction")
-        {
+        let return_last = match attr(node, "noTrueChildStrategy").unwrap_or("returnNullPrediction") {
             "returnNullPrediction" => false,
             "returnLastPrediction" => true,
             other => return Err(malformed(format!("unknown noTrueChildStrategy `{other}`"))),
@@ -959,12 +898,7 @@ impl TreeDef {
         Ok(tree)
     }
 
-    fn parse_node(
-        &mut self,
-        node: Node<'_, '_>,
-        schema: &Schema,
-        depth: usize,
-    ) -> Result<usize, ModelError> {
+    fn parse_node(&mut self, node: Node<'_, '_>, schema: &Schema, depth: usize) -> Result<usize, ModelError> {
         if depth > MAX_DEPTH {
             return Err(unsupported("tree nested too deeply"));
         }
@@ -1010,10 +944,7 @@ impl TreeDef {
             ),
             None => None,
         };
-        if self.missing == MissingStrategy::DefaultChild
-            && default_child.is_none()
-            && !children.is_empty()
-        {
+        if self.missing == MissingStrategy::DefaultChild && default_child.is_none() && !children.is_empty() {
             return Err(malformed(
                 "missingValueStrategy defaultChild, but a node has no defaultChild",
             ));
@@ -1066,20 +997,19 @@ impl TreeDef {
             Function::Regression => node.score_num.map(Outcome::Score),
             Function::Classification => {
                 let total: f64 = node.distribution.iter().map(|d| d.1).sum();
-                let probabilities: Vec<(String, f64)> =
-                    if node.distribution.iter().all(|d| d.2.is_some()) {
-                        node.distribution
-                            .iter()
-                            .map(|(c, _, p)| (c.clone(), p.unwrap_or(0.0)))
-                            .collect()
-                    } else if total > 0.0 {
-                        node.distribution
-                            .iter()
-                            .map(|(c, n, _)| (c.clone(), n / total))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                let probabilities: Vec<(String, f64)> = if node.distribution.iter().all(|d| d.2.is_some()) {
+                    node.distribution
+                        .iter()
+                        .map(|(c, _, p)| (c.clone(), p.unwrap_or(0.0)))
+                        .collect()
+                } else if total > 0.0 {
+                    node.distribution
+                        .iter()
+                        .map(|(c, n, _)| (c.clone(), n / total))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let label = node.score.clone().or_else(|| argmax(&probabilities))?;
                 Some(Outcome::Class {
                     label,
@@ -1123,8 +1053,8 @@ struct MiningDef {
 impl MiningDef {
     fn parse(node: Node<'_, '_>, schema: &Schema, depth: usize) -> Result<Self, ModelError> {
         let function = parse_function(node)?;
-        let segmentation = child(node, "Segmentation")
-            .ok_or_else(|| malformed("MiningModel without <Segmentation>"))?;
+        let segmentation =
+            child(node, "Segmentation").ok_or_else(|| malformed("MiningModel without <Segmentation>"))?;
         let method = match req_attr(segmentation, "multipleModelMethod")? {
             "majorityVote" => Method::MajorityVote,
             "weightedMajorityVote" => Method::WeightedMajorityVote,
@@ -1138,9 +1068,7 @@ impl MiningDef {
             other => return Err(unsupported(format!("multipleModelMethod `{other}`"))),
         };
         let allowed = match function {
-            Function::Regression => {
-                !matches!(method, Method::MajorityVote | Method::WeightedMajorityVote)
-            }
+            Function::Regression => !matches!(method, Method::MajorityVote | Method::WeightedMajorityVote),
             Function::Classification => matches!(
                 method,
                 Method::MajorityVote
@@ -1151,16 +1079,13 @@ impl MiningDef {
             ),
         };
         if !allowed {
-            return Err(unsupported(format!(
-                "multipleModelMethod {method:?} for {function:?}"
-            )));
+            return Err(unsupported(format!("multipleModelMethod {method:?} for {function:?}")));
         }
-        let skip_missing =
-            match attr(segmentation, "missingPredictionTreatment").unwrap_or("returnMissing") {
-                "returnMissing" => false,
-                "skipSegment" => true,
-                other => return Err(unsupported(format!("missingPredictionTreatment `{other}`"))),
-            };
+        let skip_missing = match attr(segmentation, "missingPredictionTreatment").unwrap_or("returnMissing") {
+            "returnMissing" => false,
+            "skipSegment" => true,
+            other => return Err(unsupported(format!("missingPredictionTreatment `{other}`"))),
+        };
         let mut segments = Vec::new();
         for segment in children_named(segmentation, "Segment") {
             let model = elements(segment)
@@ -1219,9 +1144,7 @@ impl MiningDef {
                     match outcome {
                         Outcome::Score(s) => scores.push((*weight, *s)),
                         Outcome::Class { .. } => {
-                            return Err(ModelError::Evaluation(
-                                "class outcome in a regression ensemble".into(),
-                            ))
+                            return Err(ModelError::Evaluation("class outcome in a regression ensemble".into()))
                         }
                     }
                 }
@@ -1251,18 +1174,13 @@ impl MiningDef {
             }
             Function::Classification => {
                 let mut totals: Vec<(String, f64)> = Vec::new();
-                let mut add =
-                    |label: &str, amount: f64| match totals.iter_mut().find(|(c, _)| c == label) {
-                        Some(entry) => entry.1 += amount,
-                        None => totals.push((label.to_string(), amount)),
-                    };
+                let mut add = |label: &str, amount: f64| match totals.iter_mut().find(|(c, _)| c == label) {
+                    Some(entry) => entry.1 += amount,
+                    None => totals.push((label.to_string(), amount)),
+                };
                 let mut weight_sum = 0.0;
                 for (weight, outcome) in &results {
-                    let Outcome::Class {
-                        label,
-                        probabilities,
-                    } = outcome
-                    else {
+                    let Outcome::Class { label, probabilities } = outcome else {
                         return Err(ModelError::Evaluation(
                             "score outcome in a classification ensemble".into(),
                         ));
@@ -1289,20 +1207,12 @@ impl MiningDef {
                 if weight_sum <= 0.0 {
                     return Ok(None);
                 }
-                let probabilities: Vec<(String, f64)> = order_probabilities(
-                    totals
-                        .into_iter()
-                        .map(|(c, v)| (c, v / weight_sum))
-                        .collect(),
-                    classes,
-                );
+                let probabilities: Vec<(String, f64)> =
+                    order_probabilities(totals.into_iter().map(|(c, v)| (c, v / weight_sum)).collect(), classes);
                 let Some(label) = argmax(&probabilities) else {
                     return Ok(None);
                 };
-                Ok(Some(Outcome::Class {
-                    label,
-                    probabilities,
-                }))
+                Ok(Some(Outcome::Class { label, probabilities }))
             }
         }
     }
@@ -1353,11 +1263,7 @@ pub struct PmmlModel {
 
 impl PmmlModel {
     /// Parses and validates a PMML 4.x document.
-    pub fn from_slice(
-        model_name: impl Into<String>,
-        version: u64,
-        bytes: &[u8],
-    ) -> Result<Self, ModelError> {
+    pub fn from_slice(model_name: impl Into<String>, version: u64, bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(malformed("document too large"));
         }
@@ -1366,10 +1272,7 @@ impl PmmlModel {
         let doc = roxmltree::Document::parse(text).map_err(|e| malformed(format!("XML: {e}")))?;
         let root = doc.root_element();
         if name(root) != "PMML" {
-            return Err(malformed(format!(
-                "root element is <{}>, not <PMML>",
-                name(root)
-            )));
+            return Err(malformed(format!("root element is <{}>, not <PMML>", name(root))));
         }
         let version_attr = req_attr(root, "version")?;
         if !version_attr.starts_with("4.") {
@@ -1382,10 +1285,7 @@ impl PmmlModel {
                 if f.numeric {
                     FeatureSpec::numeric(&f.name)
                 } else {
-                    FeatureSpec::categorical(
-                        &f.name,
-                        f.values.iter().map(|c| c.text.clone()).collect(),
-                    )
+                    FeatureSpec::categorical(&f.name, f.values.iter().map(|c| c.text.clone()).collect())
                 }
             })
             .collect();
@@ -1412,8 +1312,7 @@ struct DataField {
 }
 
 fn parse_document(root: Node<'_, '_>) -> Result<(Vec<Field>, Vec<String>, ModelDef), ModelError> {
-    let dictionary =
-        child(root, "DataDictionary").ok_or_else(|| malformed("no <DataDictionary>"))?;
+    let dictionary = child(root, "DataDictionary").ok_or_else(|| malformed("no <DataDictionary>"))?;
     let mut data_fields: HashMap<&str, DataField> = HashMap::new();
     for f in children_named(dictionary, "DataField") {
         let field_name = req_attr(f, "name")?;
@@ -1426,11 +1325,7 @@ fn parse_document(root: Node<'_, '_>) -> Result<(Vec<Field>, Vec<String>, ModelD
         let numeric = match req_attr(f, "optype")? {
             "continuous" => true,
             "categorical" | "ordinal" => false,
-            other => {
-                return Err(malformed(format!(
-                    "unknown optype `{other}` of field `{field_name}`"
-                )))
-            }
+            other => return Err(malformed(format!("unknown optype `{other}` of field `{field_name}`"))),
         };
         if numeric && data_type == DataType::Other {
             return Err(unsupported(format!(
@@ -1470,11 +1365,9 @@ fn parse_document(root: Node<'_, '_>) -> Result<(Vec<Field>, Vec<String>, ModelD
     let mut target = None;
     for m in children_named(mining, "MiningField") {
         let field_name = req_attr(m, "name")?;
-        let data = data_fields.get(field_name).ok_or_else(|| {
-            malformed(format!(
-                "MiningField `{field_name}` is not in the DataDictionary"
-            ))
-        })?;
+        let data = data_fields
+            .get(field_name)
+            .ok_or_else(|| malformed(format!("MiningField `{field_name}` is not in the DataDictionary")))?;
         match attr(m, "usageType").unwrap_or("active") {
             "active" => {}
             "target" | "predicted" => {
@@ -1568,20 +1461,11 @@ impl Model for PmmlModel {
             .collect::<Result<Vec<_>, _>>()?;
         match self.model.eval(&input, &self.classes)? {
             Some(Outcome::Score(s)) => Ok(Prediction::Score(s)),
-            Some(Outcome::Class {
-                label,
-                probabilities,
-            }) => Ok(Prediction::Class(ClassPrediction {
-                label,
-                probabilities,
-            })),
+            Some(Outcome::Class { label, probabilities }) => {
+                Ok(Prediction::Class(ClassPrediction { label, probabilities }))
+            }
             None => {
-                if let Some(missing) = self
-                    .fields
-                    .iter()
-                    .zip(&input)
-                    .find(|(_, v)| **v == Value::Missing)
-                {
+                if let Some(missing) = self.fields.iter().zip(&input).find(|(_, v)| **v == Value::Missing) {
                     Err(ModelError::NoPrediction(format!(
                         "the model gives no prediction when `{}` is missing",
                         missing.0.name

@@ -20,11 +20,8 @@ pub(crate) fn name<'a>(node: Node<'a, '_>) -> &'a str {
 }
 
 /// Element children, skipping `Extension` elements.
-pub(crate) fn elements<'a, 'input>(
-    node: Node<'a, 'input>,
-) -> impl Iterator<Item = Node<'a, 'input>> {
-    node.children()
-        .filter(|c| c.is_element() && name(*c) != "Extension")
+pub(crate) fn elements<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a, 'input>> {
+    node.children().filter(|c| c.is_element() && name(*c) != "Extension")
 }
 
 /// The first element child with the given local name.
@@ -53,9 +50,7 @@ pub(crate) fn req_attr<'a>(node: Node<'a, '_>, key: &str) -> Result<&'a str, Mod
 pub(crate) fn parse_number(text: &str, what: &str) -> Result<f64, ModelError> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(malformed(format!(
-            "{what}: `{text}` is not a finite number"
-        ))),
+        _ => Err(malformed(format!("{what}: `{text}` is not a finite number"))),
     }
 }
 
@@ -66,10 +61,7 @@ pub(crate) fn num_attr(node: Node<'_, '_>, key: &str) -> Result<Option<f64>, Mod
 }
 
 pub(crate) fn req_num_attr(node: Node<'_, '_>, key: &str) -> Result<f64, ModelError> {
-    parse_number(
-        req_attr(node, key)?,
-        &format!("<{}> attribute `{key}`", name(node)),
-    )
+    parse_number(req_attr(node, key)?, &format!("<{}> attribute `{key}`", name(node)))
 }
 
 /// Splits the content of a PMML `<Array>`: whitespace-separated tokens, where a token may be a
