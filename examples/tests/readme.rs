@@ -28,7 +28,7 @@ fn the_readme_topology_and_test_run() -> Result<(), Box<dyn std::error::Error>> 
     lines.pipe_input_at((), "Hello hello".to_string(), 1_000)?;
     assert_eq!(
         counts.read_key_values_to_list()?,
-        vec![("hello".to_string(), 2)] // the write cache coalesces the line's updates
+        vec![("hello".to_string(), 1), ("hello".to_string(), 2)] // a commit after every record, as in Kafka's driver
     );
     assert_eq!(
         driver.store_get::<String, i64>("counts", &"hello".to_string())?,

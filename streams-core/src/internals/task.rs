@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use streams_state::ChangelogRecord;
 
+use super::collector::timestamped_restore_records;
 use super::node::{Env, NodeId, SourceInput, StoreSlot, TaskMetrics};
 use crate::processor::{PunctuationType, RawRecord, RecordMetadata, ValueAndTimestamp};
 use crate::state::decode_value_and_timestamp;
@@ -344,7 +345,8 @@ impl Task {
             })
     }
 
-    /// Applies changelog records to store `name` without logging them again.
+    /// Applies records read from the changelog topic of store `name` to it without logging them
+    /// again. For a timestamped store each record's timestamp goes back in front of its value.
     pub fn restore(&mut self, name: &str, batch: &[ChangelogRecord]) -> Result<(), StreamsError> {
         let index = self
             .env
@@ -355,7 +357,12 @@ impl Task {
                 store: name.to_owned(),
                 reason: format!("task {} has no such store", self.id),
             })?;
-        Ok(self.env.stores[index].store.restore_batch(batch)?)
+        let slot = &mut self.env.stores[index];
+        if slot.meta.timestamped {
+            Ok(slot.store.restore_batch(&timestamped_restore_records(batch))?)
+        } else {
+            Ok(slot.store.restore_batch(batch)?)
+        }
     }
 
     /// Every entry of store `name`, typed, in key-byte order; on a timestamped store the
