@@ -266,3 +266,44 @@ fn joined_inputs_with_different_partition_counts_fail_at_start() {
     );
     assert_eq!(streams.state(), State::Created);
 }
+
+#[test]
+fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_stops() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(100);
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let mut a = KafkaStreams::new(word_count(), config(&kafka, "pair", dir_a.path())).expect("streams");
+    let mut b = KafkaStreams::new(word_count(), config(&kafka, "pair", dir_b.path())).expect("streams");
+    a.start_with(&kafka.topic_creator()).expect("start a");
+    b.start_with(&kafka.topic_creator()).expect("start b");
+    wait_for("both instances to own tasks", Duration::from_secs(90), || {
+        let (ta, tb) = (a.tasks(), b.tasks());
+        a.state() == State::Running
+            && b.state() == State::Running
+            && !ta.is_empty()
+            && !tb.is_empty()
+            && ta.keys().all(|id| !tb.contains_key(id))
+            && ta.len() + tb.len() == 8
+    });
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    kafka
+        .consume("word-counts", first_updates, Duration::from_secs(60))
+        .expect("consume");
+    // Let both commit what they processed before b leaves.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b.close(Duration::from_secs(30)));
+    wait_for("a to own every task", Duration::from_secs(90), || {
+        a.state() == State::Running && a.tasks().len() == 8
+    });
+    produce_lines(&kafka, second, 1_000);
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka.consume("word-counts", total, Duration::from_secs(90)).expect("consume");
+    assert!(a.close(Duration::from_secs(30)));
+    assert_eq!(records.len(), total, "one output per word occurrence, none lost or repeated");
+    assert_eq!(decode_counts(records), final_counts(&all));
+}

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Headers as _, Message};
 use rdkafka::producer::Producer;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::collector::KafkaCollector;
@@ -80,8 +82,10 @@ impl TaskManager {
     }
 
     /// Flushes every task, the producer, writes checkpoints, and commits consumed offsets
-    /// (in the transaction under exactly-once).
-    fn commit_all(&mut self, consumer: &BaseConsumer<ThreadContext>) -> Result<(), StreamsError> {
+    /// (in the transaction under exactly-once). Returns `false` when the group refused the
+    /// offsets because it is rebalancing: the tasks may have moved, and their records since
+    /// the last commit will be processed again by their next owner (at-least-once).
+    fn commit_all(&mut self, consumer: &BaseConsumer<ThreadContext>) -> Result<bool, StreamsError> {
         for running in self.tasks.values_mut() {
             running.task.commit()?;
         }
@@ -111,15 +115,25 @@ impl TaskManager {
                 self.in_transaction = false;
             }
         } else if tpl.count() > 0 {
-            consumer
-                .commit(&tpl, CommitMode::Sync)
-                .map_err(|e| kafka_error("commit", e))?;
+            match consumer.commit(&tpl, CommitMode::Sync) {
+                Ok(()) => {}
+                Err(KafkaError::ConsumerCommit(
+                    code @ (RDKafkaErrorCode::RebalanceInProgress
+                    | RDKafkaErrorCode::IllegalGeneration
+                    | RDKafkaErrorCode::UnknownMemberId),
+                )) => {
+                    tracing::warn!(thread = self.thread, %code, "offset commit refused during a rebalance");
+                    self.publish_tasks();
+                    return Ok(false);
+                }
+                Err(e) => return Err(kafka_error("commit", e)),
+            }
         }
         if !self.eos() {
             self.write_checkpoints()?;
         }
         self.publish_tasks();
-        Ok(())
+        Ok(true)
     }
 
     fn publish_tasks(&self) {
@@ -167,10 +181,14 @@ impl TaskManager {
 
     fn on_revoke(&mut self, consumer: &BaseConsumer<ThreadContext>, revoked: &TopicPartitionList) {
         self.states.set_thread(self.thread, super::State::Rebalancing);
-        if let Err(e) = self.commit_all(consumer) {
-            tracing::error!(thread = self.thread, error = %e, "commit before revocation failed");
-            self.error.get_or_insert(e);
-        }
+        let committed = match self.commit_all(consumer) {
+            Ok(committed) => committed,
+            Err(e) => {
+                tracing::error!(thread = self.thread, error = %e, "commit before revocation failed");
+                self.error.get_or_insert(e);
+                false
+            }
+        };
         let ids: BTreeSet<TaskId> = revoked
             .elements()
             .iter()
@@ -178,8 +196,14 @@ impl TaskManager {
             .collect();
         for id in ids {
             if let Some(mut running) = self.tasks.remove(&id) {
-                running.task.clear_buffers();
-                self.suspended.insert(id, running);
+                if committed {
+                    running.task.clear_buffers();
+                    self.suspended.insert(id, running);
+                } else {
+                    // Its state may be ahead of the committed offsets: drop it (a "dirty"
+                    // close); if it comes back it is restored from the changelog.
+                    tracing::info!(task = %id, "closing a task dirty after a refused commit");
+                }
             }
         }
     }
