@@ -103,13 +103,18 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
     }
 }
 
 fn lines(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("w{} w{} common w{}", i % 11, i % 17, (i * 7) % 23)).collect()
+    (0..n)
+        .map(|i| format!("w{} w{} common w{}", i % 11, i % 17, (i * 7) % 23))
+        .collect()
 }
 
 fn expected(lines: &[String]) -> BTreeMap<String, i64> {

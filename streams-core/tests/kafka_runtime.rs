@@ -302,8 +302,14 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_stops() 
     });
     produce_lines(&kafka, second, 1_000);
     let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
-    let records = kafka.consume("word-counts", total, Duration::from_secs(90)).expect("consume");
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(90))
+        .expect("consume");
     assert!(a.close(Duration::from_secs(30)));
-    assert_eq!(records.len(), total, "one output per word occurrence, none lost or repeated");
+    assert_eq!(
+        records.len(),
+        total,
+        "one output per word occurrence, none lost or repeated"
+    );
     assert_eq!(decode_counts(records), final_counts(&all));
 }

@@ -142,6 +142,11 @@ impl Task {
         }
     }
 
+    /// Whether some input topic has no buffered record.
+    pub fn has_empty_input(&self) -> bool {
+        self.queues.iter().any(|q| q.records.is_empty())
+    }
+
     /// Input topics with no buffered record. Kafka Streams waits before processing while such a
     /// partition still has records on the broker, so that records are taken in timestamp order
     /// across partitions; the runtime uses this to decide.

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers as _, Message};
 use rdkafka::producer::Producer;
-use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
@@ -322,8 +322,7 @@ impl<'c> LagCheck<'c> {
 fn process_ready(task: &mut Task, lag: &mut LagCheck<'_>) -> Result<(), StreamsError> {
     let partition = task.id().partition;
     while task.buffered() > 0 {
-        let empty = task.empty_inputs();
-        if !empty.iter().all(|topic| lag.caught_up(topic, partition)) {
+        if task.has_empty_input() && !task.empty_inputs().iter().all(|topic| lag.caught_up(topic, partition)) {
             break;
         }
         task.process_one()?;
@@ -476,9 +475,9 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 return Err(e);
             }
             let step = (|| -> Result<(), StreamsError> {
-                if manager.tasks.values().any(|t| t.task.buffered() > 0) {
-                    manager.begin_transaction_if_needed()?;
-                }
+                // Under exactly-once everything a loop produces (records, punctuation output,
+                // changelog writes) belongs to the open transaction.
+                manager.begin_transaction_if_needed()?;
                 let now = now_ms();
                 let mut lag = LagCheck::new(&consumer);
                 for running in manager.tasks.values_mut() {
