@@ -393,6 +393,11 @@ impl KafkaStreams {
             if eos {
                 restore_config.set("isolation.level", "read_committed");
             }
+            let mut probe_config = client_config(&self.config);
+            probe_config.set("client.id", format!("{app}-StreamThread-{}-lag-probe", index + 1));
+            if eos {
+                probe_config.set("isolation.level", "read_committed");
+            }
             let setup = thread::ThreadSetup {
                 index,
                 topology: Arc::clone(&self.topology),
@@ -400,6 +405,7 @@ impl KafkaStreams {
                 consumer_config,
                 producer_config,
                 restore_config,
+                probe_config,
                 partitions: partitions.clone(),
                 source_topics: source_topics.clone(),
                 deserialization_handler: Arc::clone(&handler),

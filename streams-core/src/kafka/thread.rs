@@ -268,16 +268,21 @@ impl TaskManager {
 
 /// Answers whether a partition has records on the broker that the consumer has not returned
 /// yet; positions are read once per loop and watermarks once per partition.
+///
+/// Watermarks are asked through `probe`, a client of its own: on the consumer's connection the
+/// request would wait behind the consumer's pending fetch (up to `fetch.wait.max.ms`).
 struct LagCheck<'c> {
     consumer: &'c BaseConsumer<ThreadContext>,
+    probe: &'c BaseConsumer,
     positions: Option<HashMap<(String, i32), i64>>,
     caught_up: HashMap<(String, i32), bool>,
 }
 
 impl<'c> LagCheck<'c> {
-    fn new(consumer: &'c BaseConsumer<ThreadContext>) -> Self {
+    fn new(consumer: &'c BaseConsumer<ThreadContext>, probe: &'c BaseConsumer) -> Self {
         LagCheck {
             consumer,
+            probe,
             positions: None,
             caught_up: HashMap::new(),
         }
@@ -304,7 +309,7 @@ impl<'c> LagCheck<'c> {
                 .unwrap_or_default()
         });
         let position = positions.get(&key).copied();
-        let result = match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+        let result = match self.probe.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
             // Nothing fetched yet: caught up only if the partition is empty.
             Ok((low, high)) => position.map_or(high <= low, |p| p >= high),
             Err(e) => {
@@ -372,6 +377,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) consumer_config: ClientConfig,
     pub(crate) producer_config: ClientConfig,
     pub(crate) restore_config: ClientConfig,
+    /// For the client that asks watermarks while processing.
+    pub(crate) probe_config: ClientConfig,
     pub(crate) partitions: HashMap<String, i32>,
     pub(crate) source_topics: Vec<String>,
     pub(crate) deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
@@ -397,6 +404,10 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         .restore_config
         .create()
         .map_err(|e| config_err("restore consumer", e))?;
+    let probe: BaseConsumer = setup
+        .probe_config
+        .create()
+        .map_err(|e| config_err("watermark client", e))?;
     let app = setup.config.application_id.clone();
     let topic_subtopology = setup
         .source_topics
@@ -479,7 +490,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 // changelog writes) belongs to the open transaction.
                 manager.begin_transaction_if_needed()?;
                 let now = now_ms();
-                let mut lag = LagCheck::new(&consumer);
+                let mut lag = LagCheck::new(&consumer, &probe);
                 for running in manager.tasks.values_mut() {
                     process_ready(&mut running.task, &mut lag)?;
                     running.task.advance_wall_clock(now)?;
