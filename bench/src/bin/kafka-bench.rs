@@ -504,6 +504,8 @@ fn hand_written(
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "5000")
+        // As the framework's consumers: librdkafka's default (1 s) starves a fast loop.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .map_err(kafka_err("consumer"))?;
     consumer.subscribe(&[input]).map_err(kafka_err("subscribe"))?;
