@@ -95,16 +95,18 @@ impl KafkaCollector {
 
 impl RecordCollector for KafkaCollector {
     fn send(&self, record: ProducerRecord) -> Result<(), StreamsError> {
-        let mut headers = OwnedHeaders::new();
-        for h in record.headers.iter() {
-            headers = headers.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            });
+        let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).timestamp(record.timestamp);
+        // librdkafka allocates a header list even when it is empty: attach one only when needed.
+        if !record.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for h in record.headers.iter() {
+                headers = headers.insert(KafkaHeader {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                });
+            }
+            base = base.headers(headers);
         }
-        let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic)
-            .timestamp(record.timestamp)
-            .headers(headers);
         if let Some(key) = record.key.as_deref() {
             base = base.key(key);
         }
