@@ -18,7 +18,8 @@ use crate::StreamsError;
 #[derive(Default)]
 pub(crate) struct DeliveryTracker {
     pub(crate) failure: Mutex<Option<String>>,
-    pub(crate) offsets: Mutex<HashMap<(String, i32), i64>>,
+    /// Per topic, per partition; looked up by `&str` so that a delivery allocates nothing.
+    offsets: Mutex<HashMap<String, HashMap<i32, i64>>>,
 }
 
 impl ClientContext for DeliveryTracker {}
@@ -30,9 +31,11 @@ impl ProducerContext for DeliveryTracker {
         match result {
             Ok(message) => {
                 let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = offsets
-                    .entry((message.topic().to_owned(), message.partition()))
-                    .or_insert(-1);
+                let topic = match offsets.get_mut(message.topic()) {
+                    Some(topic) => topic,
+                    None => offsets.entry(message.topic().to_owned()).or_default(),
+                };
+                let entry = topic.entry(message.partition()).or_insert(-1);
                 *entry = (*entry).max(message.offset());
             }
             Err((error, message)) => {
@@ -72,7 +75,9 @@ impl KafkaCollector {
             .offsets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .flat_map(|(topic, partitions)| partitions.iter().map(|(p, o)| ((topic.clone(), *p), *o)))
+            .collect()
     }
 
     fn check_failure(&self) -> Result<(), StreamsError> {
