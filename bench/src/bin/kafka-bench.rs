@@ -634,6 +634,23 @@ struct Timing {
     seconds: f64,
     /// From start to the first output record.
     first_output: f64,
+    /// CPU seconds the whole process (with the in-process broker) used until the end.
+    cpu: f64,
+}
+
+/// CPU seconds (user + system) this process used so far, from `/proc/self/stat`
+/// (in clock ticks of 1/100 s, Linux's fixed `USER_HZ`); 0 where that is not readable.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses: state is the first, utime the
+    // 12th and stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Waits until the high watermarks of `out` sum to `expected`; returns the timing and the
@@ -646,6 +663,7 @@ fn wait_for_output(
     failed: &dyn Fn() -> Option<String>,
 ) -> Result<Timing, String> {
     let mut first = None;
+    let cpu = process_cpu_seconds();
     loop {
         let (_, high) = watermarks.sums()?;
         let now = began.elapsed();
@@ -656,6 +674,7 @@ fn wait_for_output(
             return Ok(Timing {
                 seconds: now.as_secs_f64(),
                 first_output: first.unwrap_or(now).as_secs_f64(),
+                cpu: process_cpu_seconds() - cpu,
             });
         }
         if let Some(error) = failed() {
@@ -818,12 +837,13 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
             for implementation in order.into_iter().filter(|i| cli.only.is_none_or(|only| only == *i)) {
                 let (timing, tail) = run_once(&kafka, cli, &topics, workload, implementation, run, expected)?;
                 println!(
-                    "  {:<6} {:<5} run {run}: {:.2} s, first output after {:.2} s, {:.0} records/s",
+                    "  {:<6} {:<5} run {run}: {:.2} s, first output after {:.2} s, {:.0} records/s, {:.2} CPU µs/record",
                     workload.name(),
                     implementation.name(),
                     timing.seconds,
                     timing.first_output,
-                    total as f64 / timing.seconds
+                    total as f64 / timing.seconds,
+                    timing.cpu * 1e6 / total as f64
                 );
                 if workload == Workload::Count {
                     check_counts(&tail, cli.records)?;
@@ -848,6 +868,8 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
             stat("raw", |t| t.seconds),
             stat("ours", |t| t.seconds - t.first_output),
             stat("raw", |t| t.seconds - t.first_output),
+            stat("ours", |t| t.cpu),
+            stat("raw", |t| t.cpu),
         ));
     }
     println!();
@@ -856,18 +878,21 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
         total, cli.repeat
     );
     println!(
-        "| workload | output records | ours s | ours records/s | hand-written s | hand-written records/s | ratio | ratio after first output |"
+        "| workload | output records | ours s | ours records/s | hand-written s | hand-written records/s | ratio | ratio after first output | CPU µs/record ours / hand-written |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (workload, expected, ours, raw, ours_after, raw_after) in rows {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (workload, expected, ours, raw, ours_after, raw_after, ours_cpu, raw_cpu) in rows {
         let rate = |s: f64| total as f64 / s;
+        let per_record = |cpu: f64| cpu * 1e6 / total as f64;
         println!(
-            "| {} | {expected} | {ours:.2} | {:.0} | {raw:.2} | {:.0} | {:.0}% | {:.0}% |",
+            "| {} | {expected} | {ours:.2} | {:.0} | {raw:.2} | {:.0} | {:.0}% | {:.0}% | {:.2} / {:.2} |",
             workload.name(),
             rate(ours),
             rate(raw),
             100.0 * raw / ours,
             100.0 * raw_after / ours_after,
+            per_record(ours_cpu),
+            per_record(raw_cpu),
         );
     }
     Ok(())
