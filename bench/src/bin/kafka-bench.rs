@@ -636,14 +636,13 @@ struct Timing {
     first_output: f64,
     /// CPU seconds the whole process (with the in-process broker) used until the end.
     cpu: f64,
+    /// CPU seconds of the thread that polls, processes and produces (the stream thread, or
+    /// the hand-written loop), from its start to the end.
+    app_cpu: f64,
 }
 
-/// CPU seconds (user + system) this process used so far, from `/proc/self/stat`
-/// (in clock ticks of 1/100 s, Linux's fixed `USER_HZ`); 0 where that is not readable.
-fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
+/// User + system ticks in a `/proc/.../stat` text, in seconds (Linux's `USER_HZ` is 100).
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // Fields after the command name, which is in parentheses: state is the first, utime the
     // 12th and stime the 13th.
     let fields: Vec<&str> = stat
@@ -653,6 +652,25 @@ fn process_cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds of this process's threads called `name` (Linux keeps 15 bytes of a name).
+fn thread_cpu_seconds(name: &str) -> f64 {
+    let name = &name.as_bytes()[..name.len().min(15)];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| std::fs::read(task.path().join("comm")).is_ok_and(|comm| comm.strip_suffix(b"\n") == Some(name)))
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .map(|stat| stat_cpu_seconds(&stat))
+        .sum()
+}
+
+/// CPU seconds (user + system) this process used so far; 0 where `/proc` is not readable.
+fn process_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat").map_or(0.0, |stat| stat_cpu_seconds(&stat))
+}
+
 /// Waits until the high watermarks of `out` sum to `expected`; returns the timing and the
 /// sum found (which is checked against `expected` by the caller, after the app stopped).
 fn wait_for_output(
@@ -660,6 +678,7 @@ fn wait_for_output(
     began: Instant,
     expected: i64,
     timeout: Duration,
+    app_thread: &str,
     failed: &dyn Fn() -> Option<String>,
 ) -> Result<Timing, String> {
     let mut first = None;
@@ -675,6 +694,7 @@ fn wait_for_output(
                 seconds: now.as_secs_f64(),
                 first_output: first.unwrap_or(now).as_secs_f64(),
                 cpu: process_cpu_seconds() - cpu,
+                app_cpu: thread_cpu_seconds(app_thread),
             });
         }
         if let Some(error) = failed() {
@@ -743,7 +763,7 @@ fn run_once(
                     .spawn(move || hand_written(&bootstrap, workload, &input, &table, &out, &group, &stop))
                     .map_err(|e| format!("could not start the hand-written loop: {e}"))?
             };
-            let timing = wait_for_output(&watermarks, began, expected, timeout, &|| {
+            let timing = wait_for_output(&watermarks, began, expected, timeout, "hand-written", &|| {
                 handle.is_finished().then(|| "the hand-written loop stopped".to_owned())
             });
             stop.store(true, Ordering::Relaxed);
@@ -759,7 +779,8 @@ fn run_once(
             let began = Instant::now();
             let mut streams = KafkaStreams::new(topology, config).map_err(|e| e.to_string())?;
             streams.start_with(&kafka.topic_creator()).map_err(|e| e.to_string())?;
-            let timing = wait_for_output(&watermarks, began, expected, timeout, &|| streams.error());
+            let thread = format!("{group}-StreamThread-1");
+            let timing = wait_for_output(&watermarks, began, expected, timeout, &thread, &|| streams.error());
             if !streams.close(Duration::from_secs(60)) {
                 return Err("the framework did not stop within 60 s".into());
             }
@@ -837,13 +858,15 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
             for implementation in order.into_iter().filter(|i| cli.only.is_none_or(|only| only == *i)) {
                 let (timing, tail) = run_once(&kafka, cli, &topics, workload, implementation, run, expected)?;
                 println!(
-                    "  {:<6} {:<5} run {run}: {:.2} s, first output after {:.2} s, {:.0} records/s, {:.2} CPU µs/record",
+                    "  {:<6} {:<5} run {run}: {:.2} s, first output after {:.2} s, {:.0} records/s, CPU µs/record: \
+                     {:.2} process, {:.2} app thread",
                     workload.name(),
                     implementation.name(),
                     timing.seconds,
                     timing.first_output,
                     total as f64 / timing.seconds,
-                    timing.cpu * 1e6 / total as f64
+                    timing.cpu * 1e6 / total as f64,
+                    timing.app_cpu * 1e6 / total as f64
                 );
                 if workload == Workload::Count {
                     check_counts(&tail, cli.records)?;
@@ -870,6 +893,8 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
             stat("raw", |t| t.seconds - t.first_output),
             stat("ours", |t| t.cpu),
             stat("raw", |t| t.cpu),
+            stat("ours", |t| t.app_cpu),
+            stat("raw", |t| t.app_cpu),
         ));
     }
     println!();
@@ -878,14 +903,15 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
         total, cli.repeat
     );
     println!(
-        "| workload | output records | ours s | ours records/s | hand-written s | hand-written records/s | ratio | ratio after first output | CPU µs/record ours / hand-written |"
+        "| workload | output records | ours s | ours records/s | hand-written s | hand-written records/s | ratio | \
+         ratio after first output | process CPU µs/record ours / hand-written | app thread CPU µs/record ours / hand-written |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (workload, expected, ours, raw, ours_after, raw_after, ours_cpu, raw_cpu) in rows {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (workload, expected, ours, raw, ours_after, raw_after, ours_cpu, raw_cpu, ours_app, raw_app) in rows {
         let rate = |s: f64| total as f64 / s;
         let per_record = |cpu: f64| cpu * 1e6 / total as f64;
         println!(
-            "| {} | {expected} | {ours:.2} | {:.0} | {raw:.2} | {:.0} | {:.0}% | {:.0}% | {:.2} / {:.2} |",
+            "| {} | {expected} | {ours:.2} | {:.0} | {raw:.2} | {:.0} | {:.0}% | {:.0}% | {:.2} / {:.2} | {:.2} / {:.2} |",
             workload.name(),
             rate(ours),
             rate(raw),
@@ -893,6 +919,8 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
             100.0 * raw_after / ours_after,
             per_record(ours_cpu),
             per_record(raw_cpu),
+            per_record(ours_app),
+            per_record(raw_app),
         );
     }
     Ok(())
