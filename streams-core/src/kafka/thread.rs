@@ -2,7 +2,7 @@
 //! the partitions assigned to it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,9 @@ use crate::internals::{DeserializationExceptionHandler, RecordCollector, Task, T
 use crate::processor::{Headers, RawRecord};
 use crate::topology::{TaskConfig, Topology};
 use crate::StreamsError;
+
+/// Records polled per loop at most before the tasks process.
+const MAX_POLL_RECORDS: usize = 10_000;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -345,6 +348,8 @@ fn kafka_error(operation: &str, e: rdkafka::error::KafkaError) -> StreamsError {
 /// Consumer context whose rebalance callbacks commit, suspend, close and create tasks.
 pub(crate) struct ThreadContext {
     manager: Arc<Mutex<TaskManager>>,
+    /// Revocations so far: the poll loop drops records it polled before one.
+    revocations: AtomicU64,
 }
 
 impl ClientContext for ThreadContext {}
@@ -354,6 +359,7 @@ impl ConsumerContext for ThreadContext {
         if let Rebalance::Revoke(revoked) = rebalance {
             let mut manager = self.manager.lock().unwrap_or_else(|e| e.into_inner());
             manager.on_revoke(consumer, revoked);
+            self.revocations.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -436,16 +442,28 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         .consumer_config
         .create_with_context(ThreadContext {
             manager: Arc::clone(&manager),
+            revocations: AtomicU64::new(0),
         })
         .map_err(|e| config_err("consumer", e))?;
     let topics: Vec<&str> = setup.source_topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(|e| kafka_error("subscribe", e))?;
     let commit_interval = Duration::from_millis(setup.config.commit_interval_ms);
     let mut last_commit = Instant::now();
+    let source_topics = &setup.source_topics;
+    let subtopologies: Vec<Option<u32>> = source_topics
+        .iter()
+        .map(|t| setup.topology.subtopology_reading(&app, t))
+        .collect();
+    let mut batch: Vec<(usize, i32, RawRecord)> = Vec::new();
+    let mut last_topic = 0;
     let result = (|| -> Result<(), StreamsError> {
         while !setup.shutdown.load(Ordering::Relaxed) {
+            // Poll a batch without holding the task manager (the rebalance callbacks inside
+            // `poll` take it), then hand the batch to the tasks under one lock.
+            batch.clear();
+            let mut revocations = consumer.context().revocations.load(Ordering::Relaxed);
             let mut polled = 0usize;
-            while polled < 10_000 {
+            while polled < MAX_POLL_RECORDS {
                 let timeout = if polled == 0 {
                     Duration::from_millis(50)
                 } else {
@@ -454,13 +472,20 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 let Some(message) = consumer.poll(timeout) else { break };
                 let message = message.map_err(|e| kafka_error("poll", e))?;
                 polled += 1;
-                let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
-                let Some(id) = manager.task_of(message.topic(), message.partition()) else {
-                    continue;
-                };
-                let Some(running) = manager.tasks.get_mut(&id) else {
-                    continue;
-                };
+                let now = consumer.context().revocations.load(Ordering::Relaxed);
+                if now != revocations {
+                    // Records polled before a revocation belong to tasks that were suspended
+                    // (their buffers cleared) or closed; the consumer fetches them again.
+                    batch.clear();
+                    revocations = now;
+                }
+                let topic = message.topic();
+                if source_topics.get(last_topic).is_none_or(|t| t != topic) {
+                    match source_topics.iter().position(|t| t == topic) {
+                        Some(index) => last_topic = index,
+                        None => continue,
+                    }
+                }
                 let mut headers = Headers::new();
                 if let Some(h) = message.headers() {
                     for header in h.iter() {
@@ -470,20 +495,29 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                         };
                     }
                 }
-                running.task.add_records(
-                    message.topic(),
-                    [RawRecord {
+                batch.push((
+                    last_topic,
+                    message.partition(),
+                    RawRecord {
                         key: message.key().map(<[u8]>::to_vec),
                         value: message.payload().map(<[u8]>::to_vec),
                         timestamp: message.timestamp().to_millis().unwrap_or(-1),
                         offset: message.offset(),
                         headers,
-                    }],
-                )?;
+                    },
+                ));
             }
             let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = manager.error.take() {
                 return Err(e);
+            }
+            for (topic, partition, record) in batch.drain(..) {
+                let Some(subtopology) = subtopologies[topic] else {
+                    continue;
+                };
+                if let Some(running) = manager.tasks.get_mut(&TaskId { subtopology, partition }) {
+                    running.task.add_records(&source_topics[topic], [record])?;
+                }
             }
             let step = (|| -> Result<(), StreamsError> {
                 // Under exactly-once everything a loop produces (records, punctuation output,
