@@ -469,9 +469,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 } else {
                     Duration::ZERO
                 };
-                let Some(message) = consumer.poll(timeout) else { break };
-                let message = message.map_err(|e| kafka_error("poll", e))?;
-                polled += 1;
+                let message = consumer.poll(timeout);
                 let now = consumer.context().revocations.load(Ordering::Relaxed);
                 if now != revocations {
                     // Records polled before a revocation belong to tasks that were suspended
@@ -479,6 +477,9 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                     batch.clear();
                     revocations = now;
                 }
+                let Some(message) = message else { break };
+                let message = message.map_err(|e| kafka_error("poll", e))?;
+                polled += 1;
                 let topic = message.topic();
                 if source_topics.get(last_topic).is_none_or(|t| t != topic) {
                     match source_topics.iter().position(|t| t == topic) {
