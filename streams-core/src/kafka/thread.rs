@@ -270,15 +270,15 @@ impl TaskManager {
 }
 
 /// Answers whether a partition has records on the broker that the consumer has not returned
-/// yet; positions are read once per loop and watermarks once per partition.
+/// yet; positions are read once per loop and watermarks once per partition and loop.
 ///
 /// Watermarks are asked through `probe`, a client of its own: on the consumer's connection the
 /// request would wait behind the consumer's pending fetch (up to `fetch.wait.max.ms`).
 struct LagCheck<'c> {
     consumer: &'c BaseConsumer<ThreadContext>,
     probe: &'c BaseConsumer,
-    positions: Option<HashMap<(String, i32), i64>>,
-    caught_up: HashMap<(String, i32), bool>,
+    positions: Option<Vec<(String, i32, i64)>>,
+    answers: Vec<(String, i32, bool)>,
 }
 
 impl<'c> LagCheck<'c> {
@@ -287,13 +287,18 @@ impl<'c> LagCheck<'c> {
             consumer,
             probe,
             positions: None,
-            caught_up: HashMap::new(),
+            answers: Vec::new(),
         }
     }
 
+    /// Forgets the positions and answers of the previous loop.
+    fn next_loop(&mut self) {
+        self.positions = None;
+        self.answers.clear();
+    }
+
     fn caught_up(&mut self, topic: &str, partition: i32) -> bool {
-        let key = (topic.to_owned(), partition);
-        if let Some(&known) = self.caught_up.get(&key) {
+        if let Some(&(_, _, known)) = self.answers.iter().find(|(t, p, _)| t == topic && *p == partition) {
             return known;
         }
         let consumer = self.consumer;
@@ -304,14 +309,17 @@ impl<'c> LagCheck<'c> {
                     tpl.elements()
                         .iter()
                         .filter_map(|e| match e.offset() {
-                            Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                            Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
                             _ => None,
                         })
                         .collect()
                 })
                 .unwrap_or_default()
         });
-        let position = positions.get(&key).copied();
+        let position = positions
+            .iter()
+            .find(|(t, p, _)| t == topic && *p == partition)
+            .map(|(_, _, o)| *o);
         let result = match self.probe.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
             // Nothing fetched yet: caught up only if the partition is empty.
             Ok((low, high)) => position.map_or(high <= low, |p| p >= high),
@@ -320,7 +328,7 @@ impl<'c> LagCheck<'c> {
                 true
             }
         };
-        self.caught_up.insert(key, result);
+        self.answers.push((topic.to_owned(), partition, result));
         result
     }
 }
@@ -329,9 +337,15 @@ impl<'c> LagCheck<'c> {
 /// is empty but still has records on the broker (they may come first in time).
 fn process_ready(task: &mut Task, lag: &mut LagCheck<'_>) -> Result<(), StreamsError> {
     let partition = task.id().partition;
+    // Inputs only empty out while processing: check again only when another one did.
+    let mut checked = 0;
     while task.buffered() > 0 {
-        if task.has_empty_input() && !task.empty_inputs().iter().all(|topic| lag.caught_up(topic, partition)) {
-            break;
+        let empty = task.empty_input_count();
+        if empty > checked {
+            if !task.empty_inputs().iter().all(|topic| lag.caught_up(topic, partition)) {
+                break;
+            }
+            checked = empty;
         }
         task.process_one()?;
     }
@@ -456,6 +470,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         .collect();
     let mut batch: Vec<(usize, i32, RawRecord)> = Vec::new();
     let mut last_topic = 0;
+    let mut lag = LagCheck::new(&consumer, &probe);
     let result = (|| -> Result<(), StreamsError> {
         while !setup.shutdown.load(Ordering::Relaxed) {
             // Poll a batch without holding the task manager (the rebalance callbacks inside
@@ -525,7 +540,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 // changelog writes) belongs to the open transaction.
                 manager.begin_transaction_if_needed()?;
                 let now = now_ms();
-                let mut lag = LagCheck::new(&consumer, &probe);
+                lag.next_loop();
                 for running in manager.tasks.values_mut() {
                     process_ready(&mut running.task, &mut lag)?;
                     running.task.advance_wall_clock(now)?;
