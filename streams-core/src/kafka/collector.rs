@@ -51,6 +51,10 @@ impl ProducerContext for DeliveryTracker {
 /// Sends a thread's output through one producer.
 pub(crate) struct KafkaCollector {
     pub(crate) producer: ThreadedProducer<DeliveryTracker>,
+    /// Partition counts known at start (source, sink and internal topics): read without a
+    /// lock, as every sink asks for every record.
+    known: Vec<(String, i32)>,
+    /// Other topics, asked from the cluster once.
     partitions: Mutex<HashMap<String, Option<i32>>>,
 }
 
@@ -64,7 +68,8 @@ impl KafkaCollector {
             })?;
         Ok(KafkaCollector {
             producer,
-            partitions: Mutex::new(partitions.into_iter().map(|(k, v)| (k, Some(v))).collect()),
+            known: partitions.into_iter().collect(),
+            partitions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -139,6 +144,9 @@ impl RecordCollector for KafkaCollector {
     }
 
     fn partitions_for(&self, topic: &str) -> Option<i32> {
+        if let Some((_, n)) = self.known.iter().find(|(t, _)| t == topic) {
+            return Some(*n);
+        }
         let mut cache = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(known) = cache.get(topic) {
             return *known;
