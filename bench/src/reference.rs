@@ -1,0 +1,180 @@
+//! The workloads written by hand, without the framework: deserialize, the same logic, a
+//! `HashMap`, serialize. They read the same raw records and write the same output records as
+//! the framework (same keys, values, timestamps and partitions), but keep no changelog.
+
+use crate::{Timer, Timing};
+use std::collections::HashMap;
+
+use streams_core::internals::partitioner::murmur2_partition;
+use streams_core::processor::RawRecord;
+
+use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region};
+use crate::sink::Sink;
+use crate::{RunConfig, Workload};
+
+/// Why the reference failed: the input is not what it expects.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `workload` over `input` into `sink`; returns the time the stream records took (the
+/// join's table is loaded before the clock starts).
+pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: &mut Sink) -> Result<Timing, Error> {
+    let records = input.records.as_slice();
+    let partitions = config.output_partitions;
+    match workload {
+        Workload::FilterMap => {
+            let start = Timer::start();
+            filter_map(records, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::Count => {
+            let start = Timer::start();
+            count_coalesced(records, config, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::CountNoCache => {
+            let start = Timer::start();
+            count_each(records, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::Join => {
+            let table = load_table(&input.table)?;
+            let start = Timer::start();
+            join(records, &table, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+    }
+}
+
+fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
+    match (&record.key, &record.value) {
+        (Some(key), Some(value)) => Ok((key, value)),
+        _ => Err(format!("record {} has a null key or value", record.offset).into()),
+    }
+}
+
+fn filter_map(records: &[RawRecord], partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+    for record in records {
+        let (key, value) = parts(record)?;
+        let event: Event = serde_json::from_slice(value)?;
+        if FilterOut::keep(&event) {
+            let out = serde_json::to_vec(&FilterOut::from_event(event))?;
+            let partition = murmur2_partition(key, partitions);
+            sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+        }
+    }
+    Ok(())
+}
+
+/// One output per input: the key's new count.
+fn count_each(records: &[RawRecord], partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for record in records {
+        let (key, value) = parts(record)?;
+        let key_str = std::str::from_utf8(key)?;
+        let _event: Event = serde_json::from_slice(value)?;
+        let count = match counts.get_mut(key_str) {
+            Some(count) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                counts.insert(key_str.to_owned(), 1);
+                1
+            }
+        };
+        let out = serde_json::to_vec(&CountOut {
+            key: key_str.to_owned(),
+            count,
+        })?;
+        let partition = murmur2_partition(key, partitions);
+        sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+    }
+    Ok(())
+}
+
+struct Counter {
+    count: i64,
+    timestamp: i64,
+    dirty: bool,
+}
+
+/// Counts per key, and at each commit outputs the count of every key updated since the last
+/// one (in the order the keys were first updated), as the store's cache does.
+fn count_coalesced(records: &[RawRecord], config: &RunConfig, sink: &mut Sink) -> Result<(), Error> {
+    let mut counts: HashMap<String, Counter> = HashMap::new();
+    let mut dirty: Vec<String> = Vec::new();
+    let mut since_commit = 0;
+    for batch in records.chunks(config.batch.max(1)) {
+        for record in batch {
+            let (key, value) = parts(record)?;
+            let key_str = std::str::from_utf8(key)?;
+            let _event: Event = serde_json::from_slice(value)?;
+            let counter = match counts.get_mut(key_str) {
+                Some(counter) => counter,
+                None => counts.entry(key_str.to_owned()).or_insert(Counter {
+                    count: 0,
+                    timestamp: i64::MIN,
+                    dirty: false,
+                }),
+            };
+            counter.count += 1;
+            counter.timestamp = counter.timestamp.max(record.timestamp);
+            if !counter.dirty {
+                counter.dirty = true;
+                dirty.push(key_str.to_owned());
+            }
+        }
+        since_commit += batch.len();
+        if since_commit >= config.commit_every {
+            emit_dirty(&mut counts, &mut dirty, config.output_partitions, sink)?;
+            since_commit = 0;
+        }
+    }
+    emit_dirty(&mut counts, &mut dirty, config.output_partitions, sink)
+}
+
+fn emit_dirty(
+    counts: &mut HashMap<String, Counter>,
+    dirty: &mut Vec<String>,
+    partitions: i32,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    for key in dirty.drain(..) {
+        let Some(counter) = counts.get_mut(&key) else {
+            continue;
+        };
+        counter.dirty = false;
+        let count = counter.count;
+        let timestamp = counter.timestamp;
+        let partition = murmur2_partition(key.as_bytes(), partitions);
+        let out = serde_json::to_vec(&CountOut {
+            key: key.clone(),
+            count,
+        })?;
+        sink.output(Some(partition), Some(key.as_bytes()), Some(&out), timestamp);
+    }
+    Ok(())
+}
+
+fn load_table(rows: &[RawRecord]) -> Result<HashMap<String, Region>, Error> {
+    let mut table = HashMap::new();
+    for row in rows {
+        let (key, value) = parts(row)?;
+        table.insert(std::str::from_utf8(key)?.to_owned(), serde_json::from_slice(value)?);
+    }
+    Ok(table)
+}
+
+fn join(records: &[RawRecord], table: &HashMap<String, Region>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+    for record in records {
+        let (key, value) = parts(record)?;
+        let event: Event = serde_json::from_slice(value)?;
+        let Some(region) = table.get(std::str::from_utf8(key)?) else {
+            continue;
+        };
+        let out = serde_json::to_vec(&JoinOut::new(&event, region))?;
+        let partition = murmur2_partition(key, partitions);
+        sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+    }
+    Ok(())
+}
