@@ -166,6 +166,13 @@ impl Input {
         Input { records, table }
     }
 
+    /// Copies of the stream records in batches of `size`, as a consumer hands them over: both
+    /// the framework and the reference take their input this way, and drop each record after
+    /// use.
+    pub fn batches(&self, size: usize) -> Vec<Vec<RawRecord>> {
+        self.records.chunks(size.max(1)).map(<[RawRecord]>::to_vec).collect()
+    }
+
     /// Average size of a stream value in bytes.
     pub fn average_value_bytes(&self) -> f64 {
         let total: usize = self.records.iter().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();

@@ -85,15 +85,10 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
         task.commit()?;
         collector.clear();
     }
-    let batches = batches(&input.records, config.batch);
+    let batches = input.batches(config.batch);
     let elapsed = drive(&mut task, batches, config.commit_every)?;
     task.close()?;
     Ok((collector.take(), elapsed))
-}
-
-/// Copies the records into batches of `size` (done before timing: the consumer's work).
-fn batches(records: &[RawRecord], size: usize) -> Vec<Vec<RawRecord>> {
-    records.chunks(size.max(1)).map(<[RawRecord]>::to_vec).collect()
 }
 
 /// Adds, processes and commits every batch; returns the time it took.

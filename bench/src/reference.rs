@@ -1,6 +1,7 @@
 //! The workloads written by hand, without the framework: deserialize, the same logic, a
-//! `HashMap`, serialize. They read the same raw records and write the same output records as
-//! the framework (same keys, values, timestamps and partitions), but keep no changelog.
+//! `HashMap`, serialize. They take the same batches of raw records as the framework's task
+//! (and drop each record after use, as the task does) and write the same output records (same
+//! keys, values, timestamps and partitions), but keep no changelog.
 
 use crate::{Timer, Timing};
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Runs `workload` over `input` into `sink`; returns the time the stream records took (the
 /// join's table is loaded before the clock starts).
 pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: &mut Sink) -> Result<Timing, Error> {
-    let records = input.records.as_slice();
+    let records = input.batches(config.batch);
     let partitions = config.output_partitions;
     match workload {
         Workload::FilterMap => {
@@ -28,7 +29,7 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: &mut Sin
         }
         Workload::Count => {
             let start = Timer::start();
-            count_coalesced(records, config, sink)?;
+            count_coalesced(records, config.commit_every, partitions, sink)?;
             Ok(start.elapsed())
         }
         Workload::CountNoCache => {
@@ -45,6 +46,11 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: &mut Sin
     }
 }
 
+/// The records of every batch, in order.
+fn each(batches: Vec<Vec<RawRecord>>) -> impl Iterator<Item = RawRecord> {
+    batches.into_iter().flatten()
+}
+
 fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
     match (&record.key, &record.value) {
         (Some(key), Some(value)) => Ok((key, value)),
@@ -52,9 +58,9 @@ fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
     }
 }
 
-fn filter_map(records: &[RawRecord], partitions: i32, sink: &mut Sink) -> Result<(), Error> {
-    for record in records {
-        let (key, value) = parts(record)?;
+fn filter_map(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
         let event: Event = serde_json::from_slice(value)?;
         if FilterOut::keep(&event) {
             let out = serde_json::to_vec(&FilterOut::from_event(event))?;
@@ -66,10 +72,10 @@ fn filter_map(records: &[RawRecord], partitions: i32, sink: &mut Sink) -> Result
 }
 
 /// One output per input: the key's new count.
-fn count_each(records: &[RawRecord], partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+fn count_each(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
     let mut counts: HashMap<String, i64> = HashMap::new();
-    for record in records {
-        let (key, value) = parts(record)?;
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
         let key_str = std::str::from_utf8(key)?;
         let _event: Event = serde_json::from_slice(value)?;
         let count = match counts.get_mut(key_str) {
@@ -100,13 +106,19 @@ struct Counter {
 
 /// Counts per key, and at each commit outputs the count of every key updated since the last
 /// one (in the order the keys were first updated), as the store's cache does.
-fn count_coalesced(records: &[RawRecord], config: &RunConfig, sink: &mut Sink) -> Result<(), Error> {
+fn count_coalesced(
+    batches: Vec<Vec<RawRecord>>,
+    commit_every: usize,
+    partitions: i32,
+    sink: &mut Sink,
+) -> Result<(), Error> {
     let mut counts: HashMap<String, Counter> = HashMap::new();
     let mut dirty: Vec<String> = Vec::new();
     let mut since_commit = 0;
-    for batch in records.chunks(config.batch.max(1)) {
+    for batch in batches {
+        since_commit += batch.len();
         for record in batch {
-            let (key, value) = parts(record)?;
+            let (key, value) = parts(&record)?;
             let key_str = std::str::from_utf8(key)?;
             let _event: Event = serde_json::from_slice(value)?;
             let counter = match counts.get_mut(key_str) {
@@ -124,13 +136,12 @@ fn count_coalesced(records: &[RawRecord], config: &RunConfig, sink: &mut Sink) -
                 dirty.push(key_str.to_owned());
             }
         }
-        since_commit += batch.len();
-        if since_commit >= config.commit_every {
-            emit_dirty(&mut counts, &mut dirty, config.output_partitions, sink)?;
+        if since_commit >= commit_every {
+            emit_dirty(&mut counts, &mut dirty, partitions, sink)?;
             since_commit = 0;
         }
     }
-    emit_dirty(&mut counts, &mut dirty, config.output_partitions, sink)
+    emit_dirty(&mut counts, &mut dirty, partitions, sink)
 }
 
 fn emit_dirty(
@@ -165,9 +176,14 @@ fn load_table(rows: &[RawRecord]) -> Result<HashMap<String, Region>, Error> {
     Ok(table)
 }
 
-fn join(records: &[RawRecord], table: &HashMap<String, Region>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
-    for record in records {
-        let (key, value) = parts(record)?;
+fn join(
+    batches: Vec<Vec<RawRecord>>,
+    table: &HashMap<String, Region>,
+    partitions: i32,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
         let event: Event = serde_json::from_slice(value)?;
         let Some(region) = table.get(std::str::from_utf8(key)?) else {
             continue;

@@ -4,11 +4,14 @@
 //! ```text
 //! cargo run --release -p bench --bin engine-bench -- [--records N] [--runs R] [--batch B]
 //!     [--commit-every C] [--cache-bytes BYTES] [--partitions P]
-//!     [--workload filter|count|count-nocache|join]... [--only framework|reference]
+//!     [--workload filter|count|count-nocache|join]... [--only framework|reference] [--clock wall|cpu]
 //! ```
 //!
 //! Each workload runs `R` times on each side, alternating which side goes first; the table
-//! shows the medians. Every framework run's output is compared with the reference's.
+//! shows the medians. Every framework run's output is compared with the reference's. Rates are
+//! computed from wall-clock time, or with `--clock cpu` from the thread's on-CPU time (steadier
+//! when other processes share the cores); the `cpu` columns show on-CPU time over wall-clock
+//! time.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +26,7 @@ struct Args {
     config: RunConfig,
     workloads: Vec<Workload>,
     only: Option<Side>,
+    cpu_clock: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
         config: RunConfig::default(),
         workloads: Vec::new(),
         only: None,
+        cpu_clock: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +67,13 @@ fn parse_args() -> Result<Args, String> {
                     other => return Err(format!("--only framework|reference, not `{other}`")),
                 })
             }
+            "--clock" => {
+                args.cpu_clock = match value()?.as_str() {
+                    "wall" => false,
+                    "cpu" => true,
+                    other => return Err(format!("--clock wall|cpu, not `{other}`")),
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -82,13 +94,21 @@ struct Row {
     comparison: Option<Comparison>,
 }
 
-fn median(mut timings: Vec<Timing>) -> Option<Timing> {
-    timings.sort_by_key(|t| t.wall);
+/// The time a rate is computed from: wall-clock, or on-CPU time with `--clock cpu`.
+fn seconds(timing: &Timing, cpu_clock: bool) -> f64 {
+    match (cpu_clock, timing.cpu) {
+        (true, Some(cpu)) => cpu.as_secs_f64(),
+        _ => timing.wall.as_secs_f64(),
+    }
+}
+
+fn median(mut timings: Vec<Timing>, cpu_clock: bool) -> Option<Timing> {
+    timings.sort_by(|a, b| seconds(a, cpu_clock).total_cmp(&seconds(b, cpu_clock)));
     timings.get(timings.len() / 2).copied()
 }
 
-fn rate(records: u64, timing: Option<Timing>) -> Option<f64> {
-    timing.map(|t| records as f64 / t.wall.as_secs_f64())
+fn rate(records: u64, timing: Option<Timing>, cpu_clock: bool) -> Option<f64> {
+    timing.map(|t| records as f64 / seconds(&t, cpu_clock))
 }
 
 fn cpu_share(timing: Option<Timing>) -> String {
@@ -143,8 +163,8 @@ fn run_workload(workload: Workload, input: &Input, args: &Args) -> Result<Row, S
             row.output_records = reference_sink.output_records;
         }
     }
-    row.framework = median(framework_times);
-    row.reference = median(reference_times);
+    row.framework = median(framework_times, args.cpu_clock);
+    row.reference = median(reference_times, args.cpu_clock);
     Ok(row)
 }
 
@@ -161,7 +181,8 @@ fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: engine-bench [--records N] [--runs R] [--batch B] [--commit-every C] [--cache-bytes BYTES] \
-                 [--partitions P] [--workload filter|count|count-nocache|join]... [--only framework|reference]"
+                 [--partitions P] [--workload filter|count|count-nocache|join]... [--only framework|reference] \
+                 [--clock wall|cpu]"
             );
             return ExitCode::from(2);
         }
@@ -170,14 +191,15 @@ fn main() -> ExitCode {
     let c = &args.config;
     println!(
         "engine-bench: {} records per workload, values {:.1} B on average, 1000 keys; batches of {}, commit every {} \
-         records, cache {} bytes, output partitions {}; median of {} runs per side",
+         records, cache {} bytes, output partitions {}; median of {} runs per side; {} time",
         args.records,
         input.average_value_bytes(),
         c.batch,
         c.commit_every,
         c.cache_max_bytes,
         c.output_partitions,
-        args.runs
+        args.runs,
+        if args.cpu_clock { "on-CPU" } else { "wall-clock" }
     );
     let mut rows = Vec::new();
     for &workload in &args.workloads {
@@ -204,8 +226,8 @@ fn main() -> ExitCode {
         "cpu ref"
     );
     for row in &rows {
-        let framework = rate(args.records, row.framework);
-        let reference = rate(args.records, row.reference);
+        let framework = rate(args.records, row.framework, args.cpu_clock);
+        let reference = rate(args.records, row.reference, args.cpu_clock);
         let ratio = match (framework, reference) {
             (Some(f), Some(r)) => format!("{:.2}", f / r),
             _ => "-".into(),
@@ -216,7 +238,7 @@ fn main() -> ExitCode {
             args.records,
             row.framework
                 .or(row.reference)
-                .map_or("-".into(), |t| format!("{:.3}", t.wall.as_secs_f64())),
+                .map_or("-".into(), |t| format!("{:.3}", seconds(&t, args.cpu_clock))),
             fmt_rate(framework),
             fmt_rate(reference),
             ratio,
