@@ -92,6 +92,7 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
 }
 
 /// Adds, processes and commits every batch; returns the time it took.
+#[inline(never)]
 fn drive(task: &mut Task, batches: Vec<Vec<RawRecord>>, commit_every: usize) -> Result<Timing, StreamsError> {
     let start = Timer::start();
     let mut since_commit = 0;

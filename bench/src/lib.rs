@@ -103,10 +103,8 @@ mod tests {
             ..RunConfig::default()
         };
         for workload in Workload::ALL {
-            let mut sink = sink::Sink::with_capacity(0);
-            reference::run(workload, &input, &config, &mut sink).unwrap();
-            let expected = sink.take();
-            let (framework_out, _) = framework::run(workload, &input, &config, sink::Sink::with_capacity(0)).unwrap();
+            let (expected, _) = reference::run(workload, &input, &config, sink::Sink::default()).unwrap();
+            let (framework_out, _) = framework::run(workload, &input, &config, sink::Sink::default()).unwrap();
             assert!(expected.output_records > 0, "{workload:?}");
             // The cache flushes keys in the order of their last update, the reference in the
             // order of their first update since the last commit.
@@ -124,9 +122,14 @@ mod tests {
     fn reference_matches_the_test_driver() {
         use streams_core::serde::Serdes;
         let input = data::Input::generate(3_000);
-        let mut sink = sink::Sink::with_capacity(0);
-        reference::run(Workload::FilterMap, &input, &RunConfig::default(), &mut sink).unwrap();
-        let expected = sink::decode(&sink.take().output);
+        let (sink, _) = reference::run(
+            Workload::FilterMap,
+            &input,
+            &RunConfig::default(),
+            sink::Sink::default(),
+        )
+        .unwrap();
+        let expected = sink::decode(&sink.output);
 
         let driver = testkit::TopologyTestDriver::new(framework::topology(Workload::FilterMap).unwrap()).unwrap();
         let events = driver.create_input_topic(data::INPUT_TOPIC, Serdes::bytes(), Serdes::bytes());

@@ -10,15 +10,21 @@ use streams_core::internals::partitioner::murmur2_partition;
 use streams_core::processor::RawRecord;
 
 use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkCollector};
 use crate::{RunConfig, Workload};
 
 /// Why the reference failed: the input is not what it expects.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Runs `workload` over `input` into `sink`; returns the time the stream records took (the
-/// join's table is loaded before the clock starts).
-pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: &mut Sink) -> Result<Timing, Error> {
+/// Runs `workload` over `input` writing into `sink`; returns what was written and the time the
+/// stream records took (the join's table is loaded before the clock starts).
+pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) -> Result<(Sink, Timing), Error> {
+    let producer = SinkCollector::new(config.output_partitions, sink);
+    let timing = run_with(workload, input, config, &producer)?;
+    Ok((producer.take(), timing))
+}
+
+fn run_with(workload: Workload, input: &Input, config: &RunConfig, sink: &SinkCollector) -> Result<Timing, Error> {
     let records = input.batches(config.batch);
     let partitions = config.output_partitions;
     match workload {
@@ -58,21 +64,23 @@ fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
     }
 }
 
-fn filter_map(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+#[inline(never)]
+fn filter_map(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &SinkCollector) -> Result<(), Error> {
     for record in each(batches) {
         let (key, value) = parts(&record)?;
         let event: Event = serde_json::from_slice(value)?;
         if FilterOut::keep(&event) {
             let out = serde_json::to_vec(&FilterOut::from_event(event))?;
             let partition = murmur2_partition(key, partitions);
-            sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+            sink.produce(partition, key, &out, record.timestamp);
         }
     }
     Ok(())
 }
 
 /// One output per input: the key's new count.
-fn count_each(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &mut Sink) -> Result<(), Error> {
+#[inline(never)]
+fn count_each(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &SinkCollector) -> Result<(), Error> {
     let mut counts: HashMap<String, i64> = HashMap::new();
     for record in each(batches) {
         let (key, value) = parts(&record)?;
@@ -93,7 +101,7 @@ fn count_each(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &mut Sink) ->
             count,
         })?;
         let partition = murmur2_partition(key, partitions);
-        sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+        sink.produce(partition, key, &out, record.timestamp);
     }
     Ok(())
 }
@@ -106,11 +114,12 @@ struct Counter {
 
 /// Counts per key, and at each commit outputs the count of every key updated since the last
 /// one (in the order the keys were first updated), as the store's cache does.
+#[inline(never)]
 fn count_coalesced(
     batches: Vec<Vec<RawRecord>>,
     commit_every: usize,
     partitions: i32,
-    sink: &mut Sink,
+    sink: &SinkCollector,
 ) -> Result<(), Error> {
     let mut counts: HashMap<String, Counter> = HashMap::new();
     let mut dirty: Vec<String> = Vec::new();
@@ -148,7 +157,7 @@ fn emit_dirty(
     counts: &mut HashMap<String, Counter>,
     dirty: &mut Vec<String>,
     partitions: i32,
-    sink: &mut Sink,
+    sink: &SinkCollector,
 ) -> Result<(), Error> {
     for key in dirty.drain(..) {
         let Some(counter) = counts.get_mut(&key) else {
@@ -162,7 +171,7 @@ fn emit_dirty(
             key: key.clone(),
             count,
         })?;
-        sink.output(Some(partition), Some(key.as_bytes()), Some(&out), timestamp);
+        sink.produce(partition, key.as_bytes(), &out, timestamp);
     }
     Ok(())
 }
@@ -176,11 +185,12 @@ fn load_table(rows: &[RawRecord]) -> Result<HashMap<String, Region>, Error> {
     Ok(table)
 }
 
+#[inline(never)]
 fn join(
     batches: Vec<Vec<RawRecord>>,
     table: &HashMap<String, Region>,
     partitions: i32,
-    sink: &mut Sink,
+    sink: &SinkCollector,
 ) -> Result<(), Error> {
     for record in each(batches) {
         let (key, value) = parts(&record)?;
@@ -190,7 +200,7 @@ fn join(
         };
         let out = serde_json::to_vec(&JoinOut::new(&event, region))?;
         let partition = murmur2_partition(key, partitions);
-        sink.output(Some(partition), Some(key), Some(&out), record.timestamp);
+        sink.produce(partition, key, &out, record.timestamp);
     }
     Ok(())
 }

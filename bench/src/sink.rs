@@ -1,4 +1,7 @@
-//! Where both sides write their output: a producer-like append-only buffer per topic kind.
+//! Where both sides write their output: a producer-like append-only buffer per topic kind,
+//! behind a lock as a thread-safe producer is. The framework's task sends through
+//! [`SinkCollector`]'s [`RecordCollector`] implementation, the reference through
+//! [`SinkCollector::produce`].
 //!
 //! Each record is appended as `partition (i32, -1 for none) | key length (u32, u32::MAX for
 //! null) | key | value length | value | timestamp (i64)`, all little-endian, as a producer
@@ -174,6 +177,13 @@ impl SinkCollector {
     /// Takes what was collected out, leaving the buffers empty.
     pub fn take(&self) -> Sink {
         self.sink.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Sends an output record from borrowed bytes, as a hand-written application hands them to
+    /// a thread-safe producer (the same lock and buffer as [`RecordCollector::send`]).
+    pub fn produce(&self, partition: i32, key: &[u8], value: &[u8], timestamp: i64) {
+        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        sink.output(Some(partition), Some(key), Some(value), timestamp);
     }
 
     /// Forgets what was collected, keeping the buffers.

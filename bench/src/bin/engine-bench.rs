@@ -137,8 +137,9 @@ fn run_workload(workload: Workload, input: &Input, args: &Args) -> Result<Row, S
         for side in [reference_first, !reference_first] {
             if side && args.only != Some(Side::Framework) {
                 reference_sink.clear();
-                let timing = reference::run(workload, input, &args.config, &mut reference_sink)
+                let (sink, timing) = reference::run(workload, input, &args.config, reference_sink)
                     .map_err(|e| format!("reference {}: {e}", workload.name()))?;
+                reference_sink = sink;
                 reference_times.push(timing);
             } else if !side && args.only != Some(Side::Reference) {
                 framework_sink.clear();
