@@ -277,9 +277,9 @@ where
     }
 }
 
-/// What a source node receives: a raw record and where it came from.
+/// What a source node receives: a raw record and the partition it came from (its topic is in
+/// the task's current record metadata).
 pub(crate) struct SourceInput {
-    pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
     pub(crate) record: RawRecord,
 }
@@ -300,9 +300,14 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode<K, V> {
         part: &'static str,
         error: crate::serde::SerdeError,
     ) -> Result<(), StreamsError> {
+        let topic = env
+            .current
+            .as_ref()
+            .map(|m| Arc::clone(&m.topic))
+            .unwrap_or_else(|| Arc::from(""));
         match env
             .deserialization_handler
-            .handle(&input.topic, input.partition, &input.record, &error)
+            .handle(&topic, input.partition, &input.record, &error)
         {
             DeserializationResponse::Continue => {
                 env.metrics.deserialization_errors_skipped += 1;
@@ -310,7 +315,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode<K, V> {
             }
             DeserializationResponse::Fail => Err(StreamsError::Deserialization {
                 part,
-                topic: input.topic.to_string(),
+                topic: topic.to_string(),
                 partition: input.partition,
                 offset: input.record.offset,
                 source: error,

@@ -43,6 +43,9 @@ pub struct Task {
     env: Env,
     queues: Vec<PartitionQueue>,
     initialized: bool,
+    /// The metadata of the last processed record, reused for the next record of the same topic
+    /// so that processing a record does not touch the topic's reference count.
+    spare_metadata: Option<RecordMetadata>,
 }
 
 impl Task {
@@ -60,6 +63,7 @@ impl Task {
             env,
             queues,
             initialized: false,
+            spare_metadata: None,
         }
     }
 
@@ -144,29 +148,34 @@ impl Task {
         let Some(record) = queue.records.pop_front() else {
             return Ok(false);
         };
-        let topic = Arc::clone(&queue.topic);
         let source = queue.source;
         self.env.metrics.records_processed += 1;
         if record.timestamp < 0 {
-            tracing::warn!(task = %self.id, topic = %topic, offset = record.offset, timestamp = record.timestamp,
+            tracing::warn!(task = %self.id, topic = %queue.topic, offset = record.offset, timestamp = record.timestamp,
                 "skipping a record with a negative timestamp");
             self.env.metrics.dropped_records += 1;
             return Ok(true);
         }
+        let metadata = match self.spare_metadata.take() {
+            Some(mut metadata) if Arc::ptr_eq(&metadata.topic, &queue.topic) => {
+                metadata.offset = record.offset;
+                metadata
+            }
+            _ => RecordMetadata {
+                topic: Arc::clone(&queue.topic),
+                partition: self.id.partition,
+                offset: record.offset,
+            },
+        };
         self.env.stream_time = self.env.stream_time.max(record.timestamp);
         self.env.clock.set(record.timestamp);
-        self.env.current = Some(RecordMetadata {
-            topic: Arc::clone(&topic),
-            partition: self.id.partition,
-            offset: record.offset,
-        });
+        self.env.current = Some(metadata);
         let mut input = Some(SourceInput {
-            topic,
             partition: self.id.partition,
             record,
         });
         self.with_node(source, |node, env| node.process(&mut input, env))?;
-        self.env.current = None;
+        self.spare_metadata = self.env.current.take();
         self.forward_evicted()?;
         self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
         Ok(true)
@@ -194,7 +203,7 @@ impl Task {
     }
 
     fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool, StreamsError> {
-        if kind == PunctuationType::StreamTime && now == i64::MIN {
+        if self.env.schedules.is_empty() || (kind == PunctuationType::StreamTime && now == i64::MIN) {
             return Ok(false);
         }
         let mut punctuated = false;
