@@ -1,7 +1,7 @@
 //! The write-caching layer: coalesces updates per key between commits (Kafka Streams'
 //! `CachingKeyValueStore` over a `NamedCache`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{btree_map, BTreeMap};
 use std::fmt;
@@ -37,6 +37,9 @@ struct CacheEntry {
     dirty_seq: Option<u64>,
     /// The key's position in the recency order; a `Cell` because reads (`&self`) count as use.
     lru_tick: Cell<u64>,
+    /// The tick the key is filed under in the recency index: its `lru_tick` when it was last
+    /// indexed, so never later than `lru_tick`.
+    indexed_tick: u64,
 }
 
 /// A key-value store layer that buffers writes in a size-bounded cache, as Kafka Streams'
@@ -72,11 +75,17 @@ pub struct CachingKeyValueStore {
     max_bytes: usize,
     current_bytes: usize,
     entries: BTreeMap<Vec<u8>, CacheEntry>,
-    /// Dirty keys by the sequence number of their last write: the flush order.
-    dirty: BTreeMap<u64, Vec<u8>>,
+    /// Keys that became dirty since the last flush, each added when it went from clean to
+    /// dirty. It may hold keys that were written down or dropped since (flushes skip them);
+    /// flushes order the dirty ones by their `dirty_seq`.
+    dirty_keys: Vec<Vec<u8>>,
+    /// How many cached entries are dirty.
+    dirty_count: usize,
     next_dirty_seq: u64,
-    /// Cached keys by the tick of their last use, least recently used first.
-    lru: RefCell<BTreeMap<u64, Vec<u8>>>,
+    /// Every cached key under its `indexed_tick`. Using an entry only moves its `lru_tick`;
+    /// eviction re-files entries whose `lru_tick` moved until the first one is up to date, which
+    /// is then the least recently used.
+    lru: BTreeMap<u64, Vec<u8>>,
     next_tick: Cell<u64>,
     flushed: Vec<FlushedEntry>,
     open: bool,
@@ -99,9 +108,10 @@ impl CachingKeyValueStore {
             max_bytes,
             current_bytes: 0,
             entries: BTreeMap::new(),
-            dirty: BTreeMap::new(),
+            dirty_keys: Vec::new(),
+            dirty_count: 0,
             next_dirty_seq: 0,
-            lru: RefCell::new(BTreeMap::new()),
+            lru: BTreeMap::new(),
             next_tick: Cell::new(0),
             flushed: Vec::new(),
             open: true,
@@ -130,7 +140,7 @@ impl CachingKeyValueStore {
 
     /// How many cached keys have changes not yet written to the wrapped store.
     pub fn dirty_entries(&self) -> usize {
-        self.dirty.len()
+        self.dirty_count
     }
 
     fn check_open(&self) -> Result<(), StateError> {
@@ -150,12 +160,8 @@ impl CachingKeyValueStore {
     }
 
     /// Marks `entry` as the most recently used.
-    fn touch(&self, entry: &CacheEntry, key: &[u8]) {
-        let tick = self.take_tick();
-        let old = entry.lru_tick.replace(tick);
-        let mut lru = self.lru.borrow_mut();
-        let key = lru.remove(&old).unwrap_or_else(|| key.to_vec());
-        lru.insert(tick, key);
+    fn touch(&self, entry: &CacheEntry) {
+        entry.lru_tick.set(self.take_tick());
     }
 
     /// Caches `value` (`None`: a tombstone) for `key` as a dirty entry, then evicts if needed.
@@ -165,7 +171,6 @@ impl CachingKeyValueStore {
         let tick = self.take_tick();
         let seq = self.next_dirty_seq;
         self.next_dirty_seq += 1;
-        let lru = self.lru.get_mut();
         match self.entries.get_mut(key) {
             Some(entry) => {
                 self.current_bytes = self
@@ -179,15 +184,11 @@ impl CachingKeyValueStore {
                     (slot, value) => *slot = value.map(<[u8]>::to_vec),
                 }
                 entry.timestamp = timestamp;
-                let dirty_key = entry
-                    .dirty_seq
-                    .replace(seq)
-                    .and_then(|old| self.dirty.remove(&old))
-                    .unwrap_or_else(|| key.to_vec());
-                self.dirty.insert(seq, dirty_key);
-                let old_tick = entry.lru_tick.replace(tick);
-                let lru_key = lru.remove(&old_tick).unwrap_or_else(|| key.to_vec());
-                lru.insert(tick, lru_key);
+                if entry.dirty_seq.replace(seq).is_none() {
+                    self.dirty_keys.push(key.to_vec());
+                    self.dirty_count += 1;
+                }
+                entry.lru_tick.set(tick);
             }
             None => {
                 self.entries.insert(
@@ -197,10 +198,12 @@ impl CachingKeyValueStore {
                         timestamp,
                         dirty_seq: Some(seq),
                         lru_tick: Cell::new(tick),
+                        indexed_tick: tick,
                     },
                 );
-                self.dirty.insert(seq, key.to_vec());
-                lru.insert(tick, key.to_vec());
+                self.dirty_keys.push(key.to_vec());
+                self.dirty_count += 1;
+                self.lru.insert(tick, key.to_vec());
             }
         }
         self.current_bytes += cache_entry_size(key, value);
@@ -210,8 +213,7 @@ impl CachingKeyValueStore {
     /// Evicts least recently used entries until the cache is within its maximum.
     fn maybe_evict(&mut self) -> Result<(), StateError> {
         while self.current_bytes > self.max_bytes {
-            let lru = self.lru.get_mut();
-            let Some((_, eldest)) = lru.first_key_value() else {
+            let Some(eldest) = self.least_recently_used() else {
                 break;
             };
             let eldest_dirty = self
@@ -219,13 +221,33 @@ impl CachingKeyValueStore {
                 .get(eldest.as_slice())
                 .is_some_and(|entry| entry.dirty_seq.is_some());
             if eldest_dirty {
-                let eldest = eldest.clone();
                 self.flush_dirty(Some(&eldest))?;
-            } else if let Some((_, eldest)) = lru.pop_first() {
+            } else {
                 self.remove_entry(&eldest);
             }
         }
         Ok(())
+    }
+
+    /// The least recently used key: re-files the first keys of the recency index that were
+    /// used since they were filed, until the first one was not.
+    fn least_recently_used(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let first = self.lru.first_entry()?;
+            let indexed = *first.key();
+            let Some(entry) = self.entries.get_mut(first.get().as_slice()) else {
+                // Not cached: a stale index entry.
+                first.remove();
+                continue;
+            };
+            let tick = entry.lru_tick.get();
+            if tick == indexed {
+                return Some(first.get().clone());
+            }
+            entry.indexed_tick = tick;
+            let key = first.remove();
+            self.lru.insert(tick, key);
+        }
     }
 
     /// Writes every dirty entry down: `first` (if dirty), then the rest in dirty order.
@@ -233,11 +255,16 @@ impl CachingKeyValueStore {
         if let Some(key) = first {
             self.write_down(key)?;
         }
-        while let Some((_, key)) = self.dirty.first_key_value() {
-            let key = key.clone();
-            if !self.write_down(&key)? {
-                // The dirty index named a key that is not dirty; drop the stale index entry.
-                self.dirty.pop_first();
+        let mut order: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.dirty_keys)
+            .into_iter()
+            .filter_map(|key| Some((self.entries.get(&key)?.dirty_seq?, key)))
+            .collect();
+        // A key listed twice has one `dirty_seq`: its second write-down finds it clean.
+        order.sort_unstable_by_key(|(seq, _)| *seq);
+        for index in 0..order.len() {
+            if let Err(error) = self.write_down(&order[index].1) {
+                self.dirty_keys.extend(order.drain(index..).map(|(_, key)| key));
+                return Err(error);
             }
         }
         Ok(())
@@ -249,9 +276,9 @@ impl CachingKeyValueStore {
         let Some(entry) = self.entries.get_mut(key) else {
             return Ok(false);
         };
-        let Some(seq) = entry.dirty_seq else {
+        if entry.dirty_seq.is_none() {
             return Ok(false);
-        };
+        }
         {
             let _clock = ClockOverride::set(&self.clock, entry.timestamp);
             let old_value = self.inner.get(key)?;
@@ -279,8 +306,8 @@ impl CachingKeyValueStore {
             }
         }
         entry.dirty_seq = None;
+        self.dirty_count -= 1;
         let tombstone = entry.value.is_none();
-        self.dirty.remove(&seq);
         if tombstone {
             self.remove_entry(key);
         }
@@ -290,9 +317,9 @@ impl CachingKeyValueStore {
     /// Drops `key` from the cache and its indexes.
     fn remove_entry(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
-            self.lru.get_mut().remove(&entry.lru_tick.get());
-            if let Some(seq) = entry.dirty_seq {
-                self.dirty.remove(&seq);
+            self.lru.remove(&entry.indexed_tick);
+            if entry.dirty_seq.is_some() {
+                self.dirty_count -= 1;
             }
             self.current_bytes = self
                 .current_bytes
@@ -302,8 +329,9 @@ impl CachingKeyValueStore {
 
     fn clear_cache(&mut self) {
         self.entries.clear();
-        self.dirty.clear();
-        self.lru.get_mut().clear();
+        self.dirty_keys.clear();
+        self.dirty_count = 0;
+        self.lru.clear();
         self.current_bytes = 0;
     }
 
@@ -321,22 +349,22 @@ impl CachingKeyValueStore {
     /// Checks the cache's internal bookkeeping; panics with a description when it is broken.
     #[cfg(test)]
     fn assert_consistent(&self) {
-        let lru = self.lru.borrow();
         let mut bytes = 0;
         for (key, entry) in &self.entries {
             bytes += cache_entry_size(key, entry.value.as_deref());
-            assert_eq!(lru.get(&entry.lru_tick.get()), Some(key), "lru index");
-            if let Some(seq) = entry.dirty_seq {
-                assert_eq!(self.dirty.get(&seq), Some(key), "dirty index");
+            assert_eq!(self.lru.get(&entry.indexed_tick), Some(key), "lru index");
+            assert!(entry.indexed_tick <= entry.lru_tick.get(), "lru index ahead of use");
+            if entry.dirty_seq.is_some() {
+                assert!(self.dirty_keys.contains(key), "dirty key not listed");
             } else {
                 assert!(entry.value.is_some(), "clean tombstone left in the cache");
             }
         }
-        assert_eq!(lru.len(), self.entries.len(), "lru index size");
+        assert_eq!(self.lru.len(), self.entries.len(), "lru index size");
         assert_eq!(
-            self.dirty.len(),
+            self.dirty_count,
             self.entries.values().filter(|e| e.dirty_seq.is_some()).count(),
-            "dirty index size"
+            "dirty count"
         );
         assert_eq!(bytes, self.current_bytes, "size accounting");
         assert!(self.current_bytes <= self.max_bytes, "cache over its maximum");
@@ -350,7 +378,7 @@ impl fmt::Debug for CachingKeyValueStore {
             .field("max_bytes", &self.max_bytes)
             .field("current_bytes", &self.current_bytes)
             .field("cached_entries", &self.entries.len())
-            .field("dirty_entries", &self.dirty.len())
+            .field("dirty_entries", &self.dirty_count)
             .field("open", &self.open)
             .finish_non_exhaustive()
     }
@@ -445,7 +473,7 @@ impl KeyValueStore for CachingKeyValueStore {
         self.check_open()?;
         match self.entries.get(key) {
             Some(entry) => {
-                self.touch(entry, key);
+                self.touch(entry);
                 Ok(entry.value.clone())
             }
             None => self.inner.get(key),
