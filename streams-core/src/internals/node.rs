@@ -379,19 +379,40 @@ impl<K: 'static, V: 'static> RuntimeNode for SinkNode<K, V> {
             context: self.topic.to_string(),
             source,
         };
+        let Some(partitioner) = &self.partitioner else {
+            // Without a partitioner the typed record is not needed after serialization: the
+            // serdes may reuse its buffers.
+            let Record {
+                key,
+                value,
+                timestamp,
+                headers,
+            } = record;
+            let key = self.key_serde.serialize_nullable_owned(key).map_err(ser_err)?;
+            let value = self.value_serde.serialize_nullable_owned(value).map_err(ser_err)?;
+            let partition = env
+                .collector
+                .partitions_for(&self.topic)
+                .and_then(|n| key.as_deref().map(|k| murmur2_partition(k, n)));
+            return env.collector.send(ProducerRecord {
+                topic: Arc::clone(&self.topic),
+                partition,
+                key,
+                value,
+                timestamp,
+                headers,
+            });
+        };
         let key = self.key_serde.serialize_nullable(&record.key).map_err(ser_err)?;
         let value = self.value_serde.serialize_nullable(&record.value).map_err(ser_err)?;
-        let partitions = env.collector.partitions_for(&self.topic);
-        let partition = match (partitions, &self.partitioner) {
-            (Some(n), Some(p)) => p
+        let partition = env.collector.partitions_for(&self.topic).map(|n| {
+            partitioner
                 .partition(&self.topic, &record.key, &record.value, n)
-                .or_else(|| key.as_deref().map(|k| murmur2_partition(k, n))),
-            (Some(n), None) => key.as_deref().map(|k| murmur2_partition(k, n)),
-            (None, _) => None,
-        };
+                .or_else(|| key.as_deref().map(|k| murmur2_partition(k, n)))
+        });
         env.collector.send(ProducerRecord {
             topic: Arc::clone(&self.topic),
-            partition,
+            partition: partition.flatten(),
             key,
             value,
             timestamp: record.timestamp,

@@ -41,6 +41,9 @@ impl Serde<String> for StringSerde {
     fn deserialize(&self, bytes: &[u8]) -> Result<String, SerdeError> {
         Ok(std::str::from_utf8(bytes)?.to_owned())
     }
+    fn serialize_nullable_owned(&self, value: String) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(value.into_bytes()))
+    }
 }
 nullable_too!(StringSerde, String);
 
@@ -54,6 +57,9 @@ impl Serde<Vec<u8>> for BytesSerde {
     }
     fn deserialize(&self, bytes: &[u8]) -> Result<Vec<u8>, SerdeError> {
         Ok(bytes.to_vec())
+    }
+    fn serialize_nullable_owned(&self, value: Vec<u8>) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(value))
     }
 }
 nullable_too!(BytesSerde, Vec<u8>);

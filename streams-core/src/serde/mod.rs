@@ -85,6 +85,12 @@ pub trait Serde<T>: Send + Sync + 'static {
             None => self.deserialize_null(),
         }
     }
+
+    /// [`serialize_nullable`](Self::serialize_nullable) of a value the caller no longer needs:
+    /// the same bytes, but a serde may reuse the value's buffer (strings and byte vectors do).
+    fn serialize_nullable_owned(&self, value: T) -> Result<Option<Vec<u8>>, SerdeError> {
+        self.serialize_nullable(&value)
+    }
 }
 
 /// A shared, type-erased serde as the DSL and engine hold it.
