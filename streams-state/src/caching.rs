@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::cmp::Ordering;
-use std::collections::{btree_map, BTreeMap};
+use std::collections::{btree_set, BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::iter::Peekable;
 use std::ops::Bound;
@@ -74,7 +74,9 @@ pub struct CachingKeyValueStore {
     clock: Arc<RecordClock>,
     max_bytes: usize,
     current_bytes: usize,
-    entries: BTreeMap<Vec<u8>, CacheEntry>,
+    entries: HashMap<Vec<u8>, CacheEntry>,
+    /// The cached keys in order, for range scans.
+    keys: BTreeSet<Vec<u8>>,
     /// Keys that became dirty since the last flush, each added when it went from clean to
     /// dirty. It may hold keys that were written down or dropped since (flushes skip them);
     /// flushes order the dirty ones by their `dirty_seq`.
@@ -107,7 +109,8 @@ impl CachingKeyValueStore {
             clock,
             max_bytes,
             current_bytes: 0,
-            entries: BTreeMap::new(),
+            entries: HashMap::new(),
+            keys: BTreeSet::new(),
             dirty_keys: Vec::new(),
             dirty_count: 0,
             next_dirty_seq: 0,
@@ -201,6 +204,7 @@ impl CachingKeyValueStore {
                         indexed_tick: tick,
                     },
                 );
+                self.keys.insert(key.to_vec());
                 self.dirty_keys.push(key.to_vec());
                 self.dirty_count += 1;
                 self.lru.insert(tick, key.to_vec());
@@ -317,6 +321,7 @@ impl CachingKeyValueStore {
     /// Drops `key` from the cache and its indexes.
     fn remove_entry(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
+            self.keys.remove(key);
             self.lru.remove(&entry.indexed_tick);
             if entry.dirty_seq.is_some() {
                 self.dirty_count -= 1;
@@ -329,6 +334,7 @@ impl CachingKeyValueStore {
 
     fn clear_cache(&mut self) {
         self.entries.clear();
+        self.keys.clear();
         self.dirty_keys.clear();
         self.dirty_count = 0;
         self.lru.clear();
@@ -337,11 +343,12 @@ impl CachingKeyValueStore {
 
     fn merge<'a>(
         &'a self,
-        cached: btree_map::Range<'a, Vec<u8>, CacheEntry>,
+        cached: btree_set::Range<'a, Vec<u8>>,
         stored: KeyValueIterator<'a>,
     ) -> KeyValueIterator<'a> {
         Box::new(MergedIterator {
             cached: cached.peekable(),
+            entries: &self.entries,
             stored: stored.peekable(),
         })
     }
@@ -361,6 +368,8 @@ impl CachingKeyValueStore {
             }
         }
         assert_eq!(self.lru.len(), self.entries.len(), "lru index size");
+        assert_eq!(self.keys.len(), self.entries.len(), "key order size");
+        assert!(self.keys.iter().all(|key| self.entries.contains_key(key)), "key order");
         assert_eq!(
             self.dirty_count,
             self.entries.values().filter(|e| e.dirty_seq.is_some()).count(),
@@ -407,7 +416,8 @@ impl Drop for ClockOverride<'_> {
 /// Merges cached entries over stored ones, both ascending by key: a cached entry replaces the
 /// stored entry with the same key, and a cached tombstone hides it.
 struct MergedIterator<'a> {
-    cached: Peekable<btree_map::Range<'a, Vec<u8>, CacheEntry>>,
+    cached: Peekable<btree_set::Range<'a, Vec<u8>>>,
+    entries: &'a HashMap<Vec<u8>, CacheEntry>,
     stored: Peekable<KeyValueIterator<'a>>,
 }
 
@@ -421,7 +431,7 @@ impl Iterator for MergedIterator<'_> {
                 // Errors and stored entries with no cached entry left come out as they are.
                 (_, Some(Err(_))) | (None, Some(Ok(_))) => return self.stored.next(),
                 (Some(_), None) => false,
-                (Some((cached_key, _)), Some(Ok((stored_key, _)))) => {
+                (Some(cached_key), Some(Ok((stored_key, _)))) => {
                     match cached_key.as_slice().cmp(stored_key.as_slice()) {
                         Ordering::Less => false,
                         Ordering::Equal => true,
@@ -432,8 +442,8 @@ impl Iterator for MergedIterator<'_> {
             if skip_stored {
                 self.stored.next();
             }
-            let (key, entry) = self.cached.next()?;
-            if let Some(value) = &entry.value {
+            let key = self.cached.next()?;
+            if let Some(value) = self.entries.get(key).and_then(|entry| entry.value.as_ref()) {
                 return Some(Ok((key.clone(), value.clone())));
             }
             // A cached tombstone: the key is deleted, look further.
@@ -496,9 +506,7 @@ impl KeyValueStore for CachingKeyValueStore {
             return Ok(Box::new(std::iter::empty()));
         }
         let stored = self.inner.range(from, to)?;
-        let cached = self
-            .entries
-            .range::<[u8], _>((Bound::Included(from), Bound::Included(to)));
+        let cached = self.keys.range::<[u8], _>((Bound::Included(from), Bound::Included(to)));
         Ok(self.merge(cached, stored))
     }
 
@@ -510,14 +518,14 @@ impl KeyValueStore for CachingKeyValueStore {
             Some(next) => Bound::Excluded(next.as_slice()),
             None => Bound::Unbounded,
         };
-        let cached = self.entries.range::<[u8], _>((Bound::Included(prefix), upper));
+        let cached = self.keys.range::<[u8], _>((Bound::Included(prefix), upper));
         Ok(self.merge(cached, stored))
     }
 
     fn all<'a>(&'a self) -> Result<KeyValueIterator<'a>, StateError> {
         self.check_open()?;
         let stored = self.inner.all()?;
-        let cached = self.entries.range::<[u8], _>(..);
+        let cached = self.keys.range::<[u8], _>(..);
         Ok(self.merge(cached, stored))
     }
 
