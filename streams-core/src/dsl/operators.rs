@@ -173,7 +173,7 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| StreamsError::Internal("aggregate processor used before init".into()))?;
-        let old = ctx.timestamped_kv(handle).get(&record.key)?;
+        let (key_bytes, old) = ctx.timestamped_kv(handle).get_with_key_bytes(&record.key)?;
         let (new_value, timestamp) = match (&self.aggregation, &old) {
             (
                 Aggregation::Aggregate {
@@ -195,7 +195,8 @@ where
                 record.timestamp.max(old.timestamp),
             ),
         };
-        ctx.timestamped_kv(handle).put(&record.key, &new_value, timestamp)?;
+        ctx.timestamped_kv(handle)
+            .put_at_key_bytes(&key_bytes, &new_value, timestamp)?;
         if !self.cached {
             let old_value = if self.send_old_values.load(Ordering::Relaxed) {
                 old.map(|o| o.value)

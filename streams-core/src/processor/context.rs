@@ -433,4 +433,22 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
     pub(crate) fn put_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), StreamsError> {
         Ok(self.store.put(key, value)?)
     }
+
+    /// [`get`](Self::get), also returning the stored bytes of `key` for a following
+    /// [`put_at_key_bytes`](Self::put_at_key_bytes).
+    pub(crate) fn get_with_key_bytes(&self, key: &K) -> Result<(Vec<u8>, Option<ValueAndTimestamp<V>>), StreamsError> {
+        let key_bytes = self.handle.key_bytes(key)?;
+        let value = self
+            .store
+            .get(&key_bytes)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()?;
+        Ok((key_bytes, value))
+    }
+
+    /// [`put`](Self::put) for a key already serialized.
+    pub(crate) fn put_at_key_bytes(&mut self, key_bytes: &[u8], value: &V, timestamp: i64) -> Result<(), StreamsError> {
+        let value = self.handle.value_bytes(value, timestamp)?;
+        Ok(self.store.put(key_bytes, &value)?)
+    }
 }
