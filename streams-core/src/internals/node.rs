@@ -330,14 +330,23 @@ impl<K: Clone + 'static, V: Clone + 'static> RuntimeNode for SourceNode<K, V> {
     }
 
     fn process(&mut self, input: &mut dyn Any, env: &mut Env) -> Result<(), StreamsError> {
-        let input = take_input::<SourceInput>(input, &self.name)?;
-        let key = match self.key_serde.deserialize_nullable(input.record.key.as_deref()) {
+        let mut input = take_input::<SourceInput>(input, &self.name)?;
+        // The serdes may take the raw buffers over; the raw record is only needed again to
+        // report a deserialization error.
+        let had_key = input.record.key.is_some();
+        let key = match self.key_serde.deserialize_nullable_taken(&mut input.record.key) {
             Ok(key) => key,
             Err(e) => return self.handle_error(env, &input, "key", e),
         };
-        let value = match self.value_serde.deserialize_nullable(input.record.value.as_deref()) {
+        let value = match self.value_serde.deserialize_nullable_taken(&mut input.record.value) {
             Ok(value) => value,
-            Err(e) => return self.handle_error(env, &input, "value", e),
+            Err(e) => {
+                if had_key && input.record.key.is_none() {
+                    // The key serde took the key bytes: report the record as it was read.
+                    input.record.key = self.key_serde.serialize_nullable(&key).ok().flatten();
+                }
+                return self.handle_error(env, &input, "value", e);
+            }
         };
         let record = Record {
             key,
@@ -429,4 +438,94 @@ impl<K: 'static, V: 'static> RuntimeNode for SinkNode<K, V> {
     }
 
     fn close(&mut self) {}
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::dsl::{Consumed, Produced, StreamsBuilder};
+    use crate::processor::Headers;
+    use crate::serde::Serdes;
+    use crate::topology::TaskConfig;
+
+    /// Keeps the key and value bytes of every record it is asked about, and skips them.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)>>);
+
+    impl DeserializationExceptionHandler for Recorder {
+        fn handle(
+            &self,
+            topic: &str,
+            _: i32,
+            record: &RawRecord,
+            _: &crate::serde::SerdeError,
+        ) -> DeserializationResponse {
+            let seen = (topic.to_owned(), record.key.clone(), record.value.clone());
+            self.0.lock().unwrap().push(seen);
+            DeserializationResponse::Continue
+        }
+    }
+
+    struct Discard;
+
+    impl RecordCollector for Discard {
+        fn send(&self, _: ProducerRecord) -> Result<(), StreamsError> {
+            Ok(())
+        }
+        fn partitions_for(&self, _: &str) -> Option<i32> {
+            None
+        }
+        fn flush(&self) -> Result<(), StreamsError> {
+            Ok(())
+        }
+    }
+
+    /// The handler sees the record as it was read even when the key serde took the key's
+    /// buffer before the value failed.
+    #[test]
+    fn deserialization_handlers_see_the_raw_record_as_read() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, i64>("in", Consumed::with(Serdes::string(), Serdes::i64()))
+            .to("out", Produced::new());
+        let handler = Arc::new(Recorder::default());
+        let config = TaskConfig {
+            deserialization_handler: handler.clone(),
+            ..TaskConfig::new("app", Arc::new(Discard))
+        };
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let mut task = builder.build().unwrap().create_task(id, &config).unwrap();
+        let raw = |key: &[u8], value: &[u8]| RawRecord {
+            key: Some(key.to_vec()),
+            value: Some(value.to_vec()),
+            timestamp: 1,
+            offset: 0,
+            headers: Headers::new(),
+        };
+        let records = [
+            raw(b"k", b"short"),
+            raw(b"\xff", &7i64.to_be_bytes()),
+            raw(b"ok", &[0; 8]),
+        ];
+        task.add_records("in", records).unwrap();
+        assert_eq!(task.process_all().unwrap(), 3);
+        assert_eq!(
+            *handler.0.lock().unwrap(),
+            vec![
+                ("in".to_owned(), Some(b"k".to_vec()), Some(b"short".to_vec())),
+                (
+                    "in".to_owned(),
+                    Some(b"\xff".to_vec()),
+                    Some(7i64.to_be_bytes().to_vec())
+                ),
+            ]
+        );
+        assert_eq!(task.metrics().deserialization_errors_skipped, 2);
+    }
 }

@@ -44,6 +44,16 @@ impl Serde<String> for StringSerde {
     fn serialize_nullable_owned(&self, value: String) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(Some(value.into_bytes()))
     }
+    fn deserialize_nullable_taken(&self, bytes: &mut Option<Vec<u8>>) -> Result<String, SerdeError> {
+        match bytes.take() {
+            Some(buffer) => String::from_utf8(buffer).map_err(|e| {
+                let error = SerdeError::Utf8(e.utf8_error());
+                *bytes = Some(e.into_bytes());
+                error
+            }),
+            None => self.deserialize_null(),
+        }
+    }
 }
 nullable_too!(StringSerde, String);
 
@@ -60,6 +70,12 @@ impl Serde<Vec<u8>> for BytesSerde {
     }
     fn serialize_nullable_owned(&self, value: Vec<u8>) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(Some(value))
+    }
+    fn deserialize_nullable_taken(&self, bytes: &mut Option<Vec<u8>>) -> Result<Vec<u8>, SerdeError> {
+        match bytes.take() {
+            Some(buffer) => Ok(buffer),
+            None => self.deserialize_null(),
+        }
     }
 }
 nullable_too!(BytesSerde, Vec<u8>);
