@@ -134,7 +134,9 @@ impl Task {
     /// Processes the buffered record with the lowest timestamp (ties: the input listed first),
     /// then any stream-time punctuation it made due. Returns `false` when nothing was buffered.
     pub fn process_one(&mut self) -> Result<bool, StreamsError> {
-        self.initialize()?;
+        if !self.initialized {
+            self.initialize()?;
+        }
         let next = self
             .queues
             .iter()
@@ -176,8 +178,13 @@ impl Task {
         });
         self.with_node(source, |node, env| node.process(&mut input, env))?;
         self.spare_metadata = self.env.current.take();
-        self.forward_evicted()?;
-        self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
+        // Checked here so that a task without stores or schedules pays no call per record.
+        if !self.env.stores.is_empty() {
+            self.forward_evicted()?;
+        }
+        if !self.env.schedules.is_empty() {
+            self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
+        }
         Ok(true)
     }
 
