@@ -41,6 +41,10 @@ impl Serde<String> for StringSerde {
     fn deserialize(&self, bytes: &[u8]) -> Result<String, SerdeError> {
         Ok(std::str::from_utf8(bytes)?.to_owned())
     }
+    fn serialize_into(&self, value: &String, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(value.as_bytes());
+        Ok(())
+    }
     fn serialize_nullable_owned(&self, value: String) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(Some(value.into_bytes()))
     }
@@ -67,6 +71,10 @@ impl Serde<Vec<u8>> for BytesSerde {
     }
     fn deserialize(&self, bytes: &[u8]) -> Result<Vec<u8>, SerdeError> {
         Ok(bytes.to_vec())
+    }
+    fn serialize_into(&self, value: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(value);
+        Ok(())
     }
     fn serialize_nullable_owned(&self, value: Vec<u8>) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(Some(value))
@@ -110,6 +118,10 @@ macro_rules! big_endian {
         impl Serde<$t> for $serde {
             fn serialize(&self, value: &$t) -> Result<Vec<u8>, SerdeError> {
                 Ok(value.to_be_bytes().to_vec())
+            }
+            fn serialize_into(&self, value: &$t, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+                out.extend_from_slice(&value.to_be_bytes());
+                Ok(())
             }
             fn deserialize(&self, bytes: &[u8]) -> Result<$t, SerdeError> {
                 let array: [u8; $n] = bytes.try_into().map_err(|_| SerdeError::Length {

@@ -86,6 +86,13 @@ pub trait Serde<T>: Send + Sync + 'static {
         }
     }
 
+    /// Appends the bytes [`serialize`](Self::serialize) gives for `value` to `out`; a serde that
+    /// can write in place skips the intermediate buffer. On error `out` may hold part of them.
+    fn serialize_into(&self, value: &T, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(&self.serialize(value)?);
+        Ok(())
+    }
+
     /// [`deserialize_nullable`](Self::deserialize_nullable) of bytes the caller no longer needs.
     ///
     /// A serde may take the buffer out of `bytes` to reuse it (strings and byte vectors do),
