@@ -149,6 +149,10 @@ pub(crate) struct StreamAggregateProcessor<K, V, VA> {
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<TimestampedKeyValueStoreHandle<K, VA>>,
     pub(crate) cached: bool,
+    /// The serialized key and aggregate of the record being processed, kept to reuse their
+    /// allocations.
+    pub(crate) key_bytes: Vec<u8>,
+    pub(crate) value_bytes: Vec<u8>,
 }
 
 impl<K, V, VA> Processor<K, V, K, Change<VA>> for StreamAggregateProcessor<K, V, VA>
@@ -173,7 +177,9 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| StreamsError::Internal("aggregate processor used before init".into()))?;
-        let (key_bytes, old) = ctx.timestamped_kv(handle).get_with_key_bytes(&record.key)?;
+        let old = ctx
+            .timestamped_kv(handle)
+            .get_with_key_bytes(&record.key, &mut self.key_bytes)?;
         let (new_value, timestamp) = match (&self.aggregation, &old) {
             (
                 Aggregation::Aggregate {
@@ -196,7 +202,7 @@ where
             ),
         };
         ctx.timestamped_kv(handle)
-            .put_at_key_bytes(&key_bytes, &new_value, timestamp)?;
+            .put_at_key_bytes(&self.key_bytes, &new_value, timestamp, &mut self.value_bytes)?;
         if !self.cached {
             let old_value = if self.send_old_values.load(Ordering::Relaxed) {
                 old.map(|o| o.value)
