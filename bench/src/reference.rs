@@ -2,6 +2,9 @@
 //! `HashMap`, serialize. They take the same batches of raw records as the framework's task
 //! (and drop each record after use, as the task does) and write the same output records (same
 //! keys, values, timestamps and partitions), but keep no changelog.
+//!
+//! Each workload is a function kept out of line, so that profiles show its timed part as one
+//! function, as the framework's `drive`.
 
 use crate::{Timer, Timing};
 use std::collections::HashMap;
@@ -64,6 +67,7 @@ fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
     }
 }
 
+/// Drops `seq % 10 == 0`, maps the rest.
 #[inline(never)]
 fn filter_map(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &SinkCollector) -> Result<(), Error> {
     for record in each(batches) {
@@ -185,6 +189,7 @@ fn load_table(rows: &[RawRecord]) -> Result<HashMap<String, Region>, Error> {
     Ok(table)
 }
 
+/// Joins each record with the region of its key; records without one are dropped.
 #[inline(never)]
 fn join(
     batches: Vec<Vec<RawRecord>>,
