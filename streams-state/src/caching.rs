@@ -16,8 +16,8 @@ use crate::StateError;
 /// Bytes counted for each cached entry on top of its key and value lengths.
 ///
 /// It stands for the entry's bookkeeping: the record timestamp (8 bytes), its position in the
-/// dirty-key order (8) and in the recency order (8), the value's presence flag, and the nodes of
-/// the ordered maps that index it (about 24). It is an estimate used for the cache's size limit,
+/// dirty-key order (8) and in the recency order (8), the value's presence flag, and the slots of
+/// the maps that index it (about 24). It is an estimate used for the cache's size limit,
 /// as Kafka Streams' `LRUCacheEntry`/`LRUNode` sizes are, not a measure of heap usage.
 pub const CACHE_ENTRY_OVERHEAD_BYTES: usize = 48;
 
