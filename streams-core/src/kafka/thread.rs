@@ -23,6 +23,10 @@ use crate::processor::{Headers, RawRecord};
 use crate::topology::{TaskConfig, Topology};
 use crate::StreamsError;
 
+/// Records taken from the consumer per loop before processing, punctuating and checking the
+/// commit interval (Kafka's `max.poll.records` default).
+const MAX_POLL_RECORDS: usize = 1_000;
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -434,7 +438,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
     let result = (|| -> Result<(), StreamsError> {
         while !setup.shutdown.load(Ordering::Relaxed) {
             let mut polled = 0usize;
-            while polled < 10_000 {
+            while polled < MAX_POLL_RECORDS {
                 let timeout = if polled == 0 {
                     Duration::from_millis(50)
                 } else {
