@@ -24,8 +24,12 @@ mod error;
 pub mod logging;
 pub mod memory;
 pub mod restore;
+#[cfg(feature = "rocksdb")]
+pub mod rocksdb;
 pub mod store;
 
+#[cfg(feature = "rocksdb")]
+pub use self::rocksdb::{RocksDbCompression, RocksDbConfig, RocksDbResources};
 pub use builder::{KeyValueStoreBuilder, Stores};
 pub use caching::{cache_entry_size, CachingKeyValueStore, CACHE_ENTRY_OVERHEAD_BYTES};
 pub use error::StateError;
