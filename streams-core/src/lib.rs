@@ -26,6 +26,8 @@
 pub mod dsl;
 mod error;
 pub mod internals;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod processor;
 pub mod serde;
 pub mod state;

@@ -27,7 +27,9 @@ pub struct DriverConfig {
     pub partitions: HashMap<String, i32>,
     /// Write cache per task in bytes. Default 10 MiB, Kafka Streams' default.
     pub cache_max_bytes: usize,
-    /// Commit after every piped record (the default), as Kafka Streams' test driver does.
+    /// Commit after every processed record (the default), as Kafka Streams' test driver does:
+    /// each piped record, each record read back from a repartition topic, and each wall-clock
+    /// punctuation is followed by a commit, so caches forward what one record changed.
     pub commit_every_record: bool,
     /// What to do with records that fail to deserialize. Default: fail.
     pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
@@ -191,11 +193,17 @@ impl DriverState {
         task.add_records(topic, [record])
     }
 
-    /// Processes until no task has buffered records and no repartition record is pending.
+    /// Processes until no task has buffered records and no repartition record is pending; when
+    /// commits follow every record, each task commits after each record it processes.
     fn run(&mut self) -> Result<(), StreamsError> {
+        let commit_each = self.config.commit_every_record;
         loop {
             for task in self.tasks.values_mut() {
-                task.process_all()?;
+                while task.process_one()? {
+                    if commit_each {
+                        task.commit()?;
+                    }
+                }
             }
             if !self.route_internal()? {
                 return Ok(());
@@ -365,11 +373,11 @@ impl TopologyTestDriver {
         for task in state.tasks.values_mut() {
             task.advance_wall_clock(now)?;
         }
-        state.run()?;
         if state.config.commit_every_record {
-            state.commit()?;
+            state.commit()
+        } else {
+            state.run()
         }
-        Ok(())
     }
 
     /// Every entry of store `name`, over all tasks, sorted by key bytes within a task and by

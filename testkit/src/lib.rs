@@ -3,8 +3,8 @@
 //! [`TopologyTestDriver`] runs the real task engine of `streams-core` over in-memory topics:
 //! pipe records into input topics, read what the topology wrote, look into its state stores,
 //! advance wall-clock time. Repartition topics are routed back into the tasks that read them,
-//! and the driver commits after every piped record (configurable), so caching behaves as in
-//! Kafka Streams' `TopologyTestDriver`.
+//! and the driver commits after every record it processes, repartitioned ones included
+//! (configurable), so caching behaves as in Kafka Streams' `TopologyTestDriver`.
 //!
 //! ```
 //! use streams_core::dsl::{Consumed, Produced, StreamsBuilder};

@@ -541,8 +541,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         )
     }
 
-    /// Inserts sink -> `<prefix>-repartition` -> source, as Kafka Streams does before a
-    /// stateful operation on a re-keyed stream.
+    /// Inserts filter -> sink -> `<prefix>-repartition` -> source, as Kafka Streams does before
+    /// a stateful operation on a re-keyed stream and for an explicit `repartition`; the filter
+    /// passes every record, as Kafka's does.
+    ///
+    /// The nodes are named as Kafka Streams names them: generated names when `prefix` is itself
+    /// generated (`KSTREAM...-<10 digits>`), else `<topic>-sink`, `<topic>-filter` and
+    /// `<topic>-source`.
     pub(crate) fn through_repartition_topic(
         &self,
         prefix: &str,
@@ -552,7 +557,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
         operation: &str,
     ) -> KStream<K, V> {
-        let topic = format!("{prefix}-repartition");
+        let topic = if prefix.ends_with("-repartition") {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}-repartition")
+        };
         let mut b = lock(&self.builder);
         let key_serde = key_serde.unwrap_or_else(|| {
             b.error(format!(
@@ -568,11 +577,37 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             ));
             missing_serde("value serde".into())
         });
-        let sink_name = b.new_processor_name("KSTREAM-SINK-");
-        // Kafka Streams adds a null-key filter here; typed keys are never null, but the index
-        // is consumed so that generated names match.
-        b.next_index();
-        let source_name = b.new_processor_name("KSTREAM-SOURCE-");
+        // The three names are generated whether or not they are used, so that the generated
+        // names of later operations keep Kafka Streams' numbers.
+        let generated_sink = b.new_processor_name("KSTREAM-SINK-");
+        let generated_filter = b.new_processor_name("KSTREAM-FILTER-");
+        let generated_source = b.new_processor_name("KSTREAM-SOURCE-");
+        let (sink_name, filter_name, source_name) = if is_generated_name(prefix) {
+            (generated_sink, generated_filter, generated_source)
+        } else {
+            (
+                format!("{topic}-sink"),
+                format!("{topic}-filter"),
+                format!("{topic}-source"),
+            )
+        };
+        // As in Kafka Streams, records whose key is null (an `Option` key that is `None`) do not
+        // go through the repartition topic.
+        let filter_serde = Arc::clone(&key_serde);
+        let not_null: Predicate<K, V> =
+            Arc::new(move |key: &K, _: &V| !matches!(filter_serde.serialize_nullable(key), Ok(None)));
+        let filter = b.add_node(
+            filter_name,
+            NodeKind::Processor,
+            &[self.node],
+            Vec::new(),
+            processor_factory(move || {
+                Box::new(FilterProcessor {
+                    predicate: Arc::clone(&not_null),
+                    keep_if: true,
+                }) as Box<dyn Processor<K, V, K, V>>
+            }),
+        );
         let internal = TopicName::internal(topic.as_str());
         b.repartition_topics.push(RepartitionTopicDef {
             name: topic.clone(),
@@ -583,7 +618,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             NodeKind::Sink {
                 topic: internal.clone(),
             },
-            &[self.node],
+            &[filter],
             Vec::new(),
             sink_factory(
                 internal.clone(),
@@ -725,6 +760,15 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 }
 
+/// Whether `name` is a generated name (Kafka's `KSTREAM.*-[0-9]{10}`).
+fn is_generated_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() >= 18
+        && name.starts_with("KSTREAM")
+        && bytes[bytes.len() - 11] == b'-'
+        && bytes[bytes.len() - 10..].iter().all(u8::is_ascii_digit)
+}
+
 /// The branches of a split stream, by name: the split's prefix plus the branch name (or its
 /// position from 1; `0` for the default branch).
 pub struct Branches<K, V>(BTreeMap<String, KStream<K, V>>);
@@ -812,6 +856,8 @@ impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
         }
         let mut out = BTreeMap::new();
         for suffix in named {
+            // Kafka Streams consumes an index for every branch, named or not.
+            b.next_index();
             let node = b.add_node(
                 format!("{}{suffix}", self.splitter_name),
                 NodeKind::Processor,

@@ -105,6 +105,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let parent = self.getter.clone();
         let getter = ValueGetter {
             stores: parent.stores.clone(),
+            null_key: Arc::clone(&parent.null_key),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.filter(|row| predicate(key, &row.value) == keep_if))
             }),
@@ -171,6 +172,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let parent = self.getter.clone();
         let getter = ValueGetter {
             stores: parent.stores.clone(),
+            null_key: Arc::clone(&parent.null_key),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.map(|row| crate::processor::ValueAndTimestamp {
                     value: mapper(key, row.value),
@@ -223,5 +225,191 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             false,
             self.source_topics.clone(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::dsl::{processor_factory, Consumed, StreamsBuilder};
+    use crate::internals::{RecordCollector, TaskId};
+    use crate::processor::{Headers, ProcessorContext, ProducerRecord, RawRecord, Record};
+    use crate::serde::Serdes;
+    use crate::topology::TaskConfig;
+    use crate::StreamsError;
+
+    type Seen = Arc<Mutex<Vec<(String, Change<String>, i64)>>>;
+
+    /// Records every change it receives.
+    struct Capture(Seen);
+
+    impl Processor<String, Change<String>, String, Change<String>> for Capture {
+        fn process(
+            &mut self,
+            record: Record<String, Change<String>>,
+            _ctx: &mut ProcessorContext<'_, String, Change<String>>,
+        ) -> Result<(), StreamsError> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((record.key, record.value, record.timestamp));
+            Ok(())
+        }
+    }
+
+    struct Discard;
+
+    impl RecordCollector for Discard {
+        fn send(&self, _record: ProducerRecord) -> Result<(), StreamsError> {
+            Ok(())
+        }
+        fn partitions_for(&self, _topic: &str) -> Option<i32> {
+            Some(1)
+        }
+        fn flush(&self) -> Result<(), StreamsError> {
+            Ok(())
+        }
+    }
+
+    /// Adds a node below `table` that records the changes the table forwards.
+    fn capture(table: &KTable<String, String>) -> Seen {
+        let seen = Seen::default();
+        let shared = Arc::clone(&seen);
+        let mut b = lock(&table.builder);
+        let name = b.new_processor_name("CAPTURE-");
+        b.add_node(
+            name,
+            NodeKind::Processor,
+            &[table.node],
+            Vec::new(),
+            processor_factory(move || {
+                Box::new(Capture(Arc::clone(&shared)))
+                    as Box<dyn Processor<String, Change<String>, String, Change<String>>>
+            }),
+        );
+        seen
+    }
+
+    /// Runs `records` of topic `t` through the builder's only task, without a cache.
+    fn run(builder: &StreamsBuilder, records: &[(&str, Option<&str>, i64)]) -> Result<(), StreamsError> {
+        let topology = builder.build()?;
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let mut task = topology.create_task(id, &TaskConfig::new("app", Arc::new(Discard)))?;
+        task.add_records(
+            "t",
+            records.iter().enumerate().map(|(offset, (k, v, ts))| RawRecord {
+                key: Some(k.as_bytes().to_vec()),
+                value: v.map(|v| v.as_bytes().to_vec()),
+                timestamp: *ts,
+                offset: offset as i64,
+                headers: Headers::new(),
+            }),
+        )?;
+        task.process_all()?;
+        Ok(())
+    }
+
+    fn change(new_value: Option<&str>, old_value: Option<&str>) -> Change<String> {
+        Change::new(new_value.map(str::to_owned), old_value.map(str::to_owned))
+    }
+
+    fn seen(seen: &Seen) -> Vec<(String, Change<String>, i64)> {
+        seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn table(builder: &StreamsBuilder) -> KTable<String, String> {
+        builder.table("t", Consumed::with(Serdes::string(), Serdes::string()))
+    }
+
+    const UPDATES: [(&str, Option<&str>, i64); 4] =
+        [("a", Some("1"), 1), ("a", Some("2"), 2), ("a", None, 3), ("b", None, 4)];
+
+    #[test]
+    fn a_table_source_forwards_a_delete_as_a_change_without_new_value() -> Result<(), StreamsError> {
+        let builder = StreamsBuilder::new();
+        let seen_changes = capture(&table(&builder));
+        run(&builder, &UPDATES)?;
+        assert_eq!(
+            seen(&seen_changes),
+            vec![
+                ("a".to_owned(), change(Some("1"), None), 1),
+                ("a".to_owned(), change(Some("2"), None), 2),
+                ("a".to_owned(), change(None, None), 3),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_table_source_sends_old_values_when_asked() -> Result<(), StreamsError> {
+        let builder = StreamsBuilder::new();
+        let source = table(&builder);
+        source.send_old_values.store(true, Ordering::Relaxed);
+        let seen_changes = capture(&source);
+        run(&builder, &UPDATES)?;
+        assert_eq!(
+            seen(&seen_changes),
+            vec![
+                ("a".to_owned(), change(Some("1"), None), 1),
+                ("a".to_owned(), change(Some("2"), Some("1")), 2),
+                ("a".to_owned(), change(None, Some("2")), 3),
+            ]
+        );
+        Ok(())
+    }
+
+    const FILTERED: [(&str, Option<&str>, i64); 6] = [
+        ("a", Some("yes"), 1),
+        ("a", Some("no"), 2),
+        ("a", Some("nah"), 3),
+        ("b", Some("no"), 4),
+        ("a", Some("yup"), 5),
+        ("a", None, 6),
+    ];
+
+    #[test]
+    fn a_table_filter_without_old_values_forwards_every_update() -> Result<(), StreamsError> {
+        let builder = StreamsBuilder::new();
+        let seen_changes = capture(&table(&builder).filter(|_, v| v.starts_with('y')));
+        run(&builder, &FILTERED)?;
+        assert_eq!(
+            seen(&seen_changes),
+            vec![
+                ("a".to_owned(), change(Some("yes"), None), 1),
+                ("a".to_owned(), change(None, None), 2),
+                ("a".to_owned(), change(None, None), 3),
+                ("b".to_owned(), change(None, None), 4),
+                ("a".to_owned(), change(Some("yup"), None), 5),
+                ("a".to_owned(), change(None, None), 6),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_table_filter_with_old_values_drops_changes_between_filtered_out_rows() -> Result<(), StreamsError> {
+        let builder = StreamsBuilder::new();
+        let source = table(&builder);
+        source.send_old_values.store(true, Ordering::Relaxed);
+        let filtered = source.filter(|_, v| v.starts_with('y'));
+        filtered.send_old_values.store(true, Ordering::Relaxed);
+        let seen_changes = capture(&filtered);
+        run(&builder, &FILTERED)?;
+        assert_eq!(
+            seen(&seen_changes),
+            vec![
+                ("a".to_owned(), change(Some("yes"), None), 1),
+                ("a".to_owned(), change(None, Some("yes")), 2),
+                ("a".to_owned(), change(Some("yup"), None), 5),
+                ("a".to_owned(), change(None, Some("yup")), 6),
+            ]
+        );
+        Ok(())
     }
 }

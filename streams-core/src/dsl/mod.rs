@@ -52,6 +52,9 @@ use operators::{MissingSerde, OptionSerde, TableSourceProcessor};
 pub(crate) struct ValueGetter<K, V> {
     pub(crate) stores: Vec<String>,
     pub(crate) get: Arc<dyn Fn(&mut Env, &K) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> + Send + Sync>,
+    /// Whether a key is null on the wire; the table has no row for it and joins treat it as
+    /// Kafka Streams treats null keys.
+    pub(crate) null_key: Arc<dyn Fn(&K) -> bool + Send + Sync>,
 }
 
 impl<K, V> Clone for ValueGetter<K, V> {
@@ -59,6 +62,7 @@ impl<K, V> Clone for ValueGetter<K, V> {
         ValueGetter {
             stores: self.stores.clone(),
             get: Arc::clone(&self.get),
+            null_key: Arc::clone(&self.null_key),
         }
     }
 }
@@ -68,8 +72,10 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> {
     pub(crate) fn from_store(store: &str, key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         let name: Arc<str> = Arc::from(store);
         let lookup = Arc::clone(&name);
+        let null_serde = Arc::clone(&key_serde);
         ValueGetter {
             stores: vec![store.to_owned()],
+            null_key: Arc::new(move |key: &K| matches!(null_serde.serialize_nullable(key), Ok(None))),
             get: Arc::new(move |env: &mut Env, key: &K| {
                 let err = |source| StreamsError::Serialization {
                     context: lookup.to_string(),
@@ -340,8 +346,14 @@ impl StreamsBuilder {
             Some(name) => name,
             None => b.new_store_name(&format!("{topic}-")),
         };
-        let source_name = b.name_or(consumed.name, "KSTREAM-SOURCE-");
-        let table_name = b.new_processor_name("KTABLE-SOURCE-");
+        let source_name = b.name_or(consumed.name.clone(), "KSTREAM-SOURCE-");
+        // As in Kafka Streams: `<source name>-table-source` when the source is named, the
+        // generated name's index consumed either way.
+        let generated_table_name = b.new_processor_name("KTABLE-SOURCE-");
+        let table_name = match consumed.name {
+            Some(name) => format!("{name}-table-source"),
+            None => generated_table_name,
+        };
         let key_serde = materialized.key_serde.unwrap_or(consumed.key_serde);
         let value_serde = materialized.value_serde.unwrap_or(consumed.value_serde);
         let topics = vec![TopicName::user(topic)];

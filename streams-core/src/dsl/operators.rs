@@ -142,7 +142,8 @@ impl<K, V, VA> Clone for Aggregation<K, V, VA> {
 
 /// `count`, `reduce`, `aggregate` on a grouped stream (Kafka's `KStreamAggregate` and
 /// `KStreamReduce`): updates the aggregate of the record's key in a timestamped store and
-/// forwards the change, unless the store's cache forwards it on flush.
+/// forwards the change, unless the store's cache forwards it on flush. Records with a null key
+/// are dropped and counted.
 pub(crate) struct StreamAggregateProcessor<K, V, VA> {
     pub(crate) store: String,
     pub(crate) aggregation: Aggregation<K, V, VA>,
@@ -177,6 +178,11 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| StreamsError::Internal("aggregate processor used before init".into()))?;
+        if handle.is_null_key(&record.key) {
+            tracing::warn!(store = %self.store, "skipping a record with a null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
         let old = ctx
             .timestamped_kv(handle)
             .get_with_key_bytes(&record.key, &mut self.key_bytes)?;
@@ -229,7 +235,7 @@ fn into_aggregate<V: 'static, VA: 'static>(value: V) -> Option<VA> {
 }
 
 /// The source of a table (Kafka's `KTableSource`): upserts or deletes the row, skips updates
-/// that change nothing, forwards the change.
+/// that change nothing, forwards the change. Updates with a null key are dropped and counted.
 pub(crate) struct TableSourceProcessor<K, V> {
     pub(crate) store: String,
     pub(crate) send_old_values: Arc<AtomicBool>,
@@ -254,6 +260,11 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V
             .handle
             .as_ref()
             .ok_or_else(|| StreamsError::Internal("table source used before init".into()))?;
+        if handle.is_null_key(&record.key) {
+            tracing::warn!(store = %self.store, "skipping a table update with a null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
         let mut store = ctx.timestamped_kv(handle);
         let old = store.get(&record.key)?;
         if let Some(old) = &old {
@@ -371,7 +382,8 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Change<V>, K, Option<V
 }
 
 /// The two stream-table joins (Kafka's `KStreamKTableJoin`): each stream record looks up the
-/// table row of its key; the result carries the stream record's timestamp.
+/// table row of its key; the result carries the stream record's timestamp. A record with a
+/// null key has no row: the inner join drops and counts it, the left join joins it with none.
 pub(crate) enum StreamTableJoiner<V, VT, VR> {
     Inner(Arc<dyn Fn(&V, &VT) -> VR + Send + Sync>),
     Left(Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>),
@@ -399,6 +411,20 @@ where
     VR: Clone + 'static,
 {
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        if (self.getter.null_key)(&record.key) {
+            // As Kafka Streams (KIP-962): a left join joins a null key with no row, an inner
+            // join drops the record.
+            return match &self.joiner {
+                StreamTableJoiner::Left(f) => {
+                    let joined = f(&record.value, None);
+                    ctx.forward(record.with_value(joined))
+                }
+                StreamTableJoiner::Inner(_) => {
+                    ctx.record_dropped();
+                    Ok(())
+                }
+            };
+        }
         let row: Option<ValueAndTimestamp<VT>> = (self.getter.get)(ctx.env_mut(), &record.key)?;
         let joined = match (&self.joiner, row) {
             (StreamTableJoiner::Inner(f), Some(row)) => f(&record.value, &row.value),

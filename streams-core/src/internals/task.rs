@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use streams_state::ChangelogRecord;
 
+use super::collector::timestamped_restore_records;
 use super::node::{Env, NodeId, SourceInput, StoreSlot, TaskMetrics};
 use crate::processor::{PunctuationType, RawRecord, RecordMetadata, ValueAndTimestamp};
 use crate::state::decode_value_and_timestamp;
@@ -35,6 +36,8 @@ struct PartitionQueue {
     topic: Arc<str>,
     source: NodeId,
     records: VecDeque<RawRecord>,
+    /// Offset after the last record taken from this partition.
+    next_offset: Option<i64>,
 }
 
 /// One sub-topology instantiated for one partition.
@@ -56,6 +59,7 @@ impl Task {
                 topic,
                 source,
                 records: VecDeque::new(),
+                next_offset: None,
             })
             .collect();
         Task {
@@ -126,6 +130,38 @@ impl Task {
         Ok(())
     }
 
+    /// For each input partition a record was taken from: the offset to commit (the offset
+    /// after the last record taken), as `(topic, partition, offset)`.
+    pub fn consumed_offsets(&self) -> Vec<(Arc<str>, i32, i64)> {
+        self.queues
+            .iter()
+            .filter_map(|q| q.next_offset.map(|o| (Arc::clone(&q.topic), self.id.partition, o)))
+            .collect()
+    }
+
+    /// Drops buffered records (after a rebalance or a failure; they will be fetched again).
+    pub fn clear_buffers(&mut self) {
+        for q in &mut self.queues {
+            q.records.clear();
+        }
+    }
+
+    /// Whether some input topic has no buffered record.
+    pub fn has_empty_input(&self) -> bool {
+        self.queues.iter().any(|q| q.records.is_empty())
+    }
+
+    /// Input topics with no buffered record. Kafka Streams waits before processing while such a
+    /// partition still has records on the broker, so that records are taken in timestamp order
+    /// across partitions; the runtime uses this to decide.
+    pub fn empty_inputs(&self) -> Vec<Arc<str>> {
+        self.queues
+            .iter()
+            .filter(|q| q.records.is_empty())
+            .map(|q| Arc::clone(&q.topic))
+            .collect()
+    }
+
     /// Number of buffered records.
     pub fn buffered(&self) -> usize {
         self.queues.iter().map(|q| q.records.len()).sum()
@@ -150,6 +186,7 @@ impl Task {
         let Some(record) = queue.records.pop_front() else {
             return Ok(false);
         };
+        queue.next_offset = Some(record.offset + 1);
         let source = queue.source;
         self.env.metrics.records_processed += 1;
         if record.timestamp < 0 {
@@ -308,6 +345,11 @@ impl Task {
         &self.env.metrics
     }
 
+    /// Whether store `name` keeps its data on disk across restarts.
+    pub fn store_is_persistent(&self, name: &str) -> bool {
+        self.env.stores.iter().any(|s| &*s.name == name && s.store.persistent())
+    }
+
     /// Names of the task's stores with their changelog topics (when logged).
     pub fn stores(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
         self.env.stores.iter().map(|s| (&*s.name, s.changelog_topic.as_deref()))
@@ -324,7 +366,8 @@ impl Task {
             })
     }
 
-    /// Applies changelog records to store `name` without logging them again.
+    /// Applies records read from the changelog topic of store `name` to it without logging them
+    /// again. For a timestamped store each record's timestamp goes back in front of its value.
     pub fn restore(&mut self, name: &str, batch: &[ChangelogRecord]) -> Result<(), StreamsError> {
         let index = self
             .env
@@ -335,7 +378,12 @@ impl Task {
                 store: name.to_owned(),
                 reason: format!("task {} has no such store", self.id),
             })?;
-        Ok(self.env.stores[index].store.restore_batch(batch)?)
+        let slot = &mut self.env.stores[index];
+        if slot.meta.timestamped {
+            Ok(slot.store.restore_batch(&timestamped_restore_records(batch))?)
+        } else {
+            Ok(slot.store.restore_batch(batch)?)
+        }
     }
 
     /// Every entry of store `name`, typed, in key-byte order; on a timestamped store the

@@ -310,6 +310,11 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreHandle<K, V> {
     pub fn name(&self) -> &str {
         self.0.name()
     }
+
+    /// Whether the store's key serde writes `key` as null: such a key can have no row.
+    pub(crate) fn is_null_key(&self, key: &K) -> bool {
+        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+    }
 }
 
 /// Typed operations on a key-value store, borrowed from the context for a moment.

@@ -2,7 +2,9 @@
 //!
 //! Stores hold bytes (see `streams-state`); this module adds the serdes. Table stores keep
 //! values as Kafka's `ValueAndTimestamp`: an 8-byte big-endian timestamp followed by the value
-//! bytes, so a changelog written here reads the same in Kafka Streams.
+//! bytes. Their changelog records carry the plain value with that timestamp as the record
+//! timestamp, as Kafka Streams logs timestamped stores, so a changelog written here restores in
+//! Kafka Streams and the other way round.
 
 use std::sync::Arc;
 

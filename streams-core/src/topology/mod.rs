@@ -385,10 +385,12 @@ impl Topology {
     /// Partition counts of every topic the application reads or creates, given the counts of
     /// the user's source topics (`partitions_of`), with co-partitioning checked.
     ///
-    /// Repartition topics take the count given in `Repartitioned`, else the count of the
-    /// co-partitioned inputs they are joined with, else the largest count among the source
-    /// topics of the sub-topology that writes them (as Kafka Streams does). Changelog topics
-    /// take the partition count of their sub-topology.
+    /// Repartition topics take the count given in `Repartitioned`, else the largest count among
+    /// the source topics of the sub-topology that writes them. Then, as Kafka Streams does, the
+    /// repartition topics of a join without a given count take the count of the user topics
+    /// they are joined with or, when every joined topic is a repartition topic, the given count
+    /// of one of them, else the largest count among them. Changelog topics take the partition
+    /// count of their sub-topology.
     pub fn internal_topics(
         &self,
         application_id: &str,
@@ -460,21 +462,13 @@ impl Topology {
                 counts.insert(topic.clone(), n);
             }
         }
-        for def in &self.repartition_topics {
-            if let Some(n) = def.partitions {
-                counts.insert(TopicName::internal(def.name.as_str()), n);
-            }
-        }
-        // Co-partitioned groups: unresolved repartition topics take the group's count.
-        for group in &self.copartition_groups {
-            let known: BTreeSet<i32> = group.iter().filter_map(|t| counts.get(t).copied()).collect();
-            if let Some(&n) = known.iter().next_back() {
-                for t in group {
-                    counts.entry(t.clone()).or_insert(n);
-                }
-            }
-        }
-        // Remaining repartition topics: the largest input count of the writing sub-topology,
+        let enforced: HashMap<TopicName, i32> = self
+            .repartition_topics
+            .iter()
+            .filter_map(|def| def.partitions.map(|n| (TopicName::internal(def.name.as_str()), n)))
+            .collect();
+        counts.extend(enforced.iter().map(|(t, n)| (t.clone(), *n)));
+        // Other repartition topics: the largest input count of the writing sub-topology,
         // resolved until nothing changes (chains of repartitions).
         loop {
             let mut changed = false;
@@ -501,6 +495,19 @@ impl Topology {
         }
         for def in &self.repartition_topics {
             counts.entry(TopicName::internal(def.name.as_str())).or_insert(1);
+        }
+        // Co-partitioned groups, as Kafka Streams' CopartitionedTopicsEnforcer: repartition
+        // topics without a given count take the count of the group's user topics, or, when the
+        // group has only repartition topics, the given count of one of them, else the largest.
+        for group in &self.copartition_groups {
+            let external = group.iter().filter(|t| !t.internal).map(|t| counts[t]).max();
+            let given = group.iter().filter_map(|t| enforced.get(t).copied()).max();
+            let largest = group.iter().map(|t| counts[t]).max();
+            if let Some(n) = external.or(given).or(largest) {
+                for topic in group.iter().filter(|t| t.internal && !enforced.contains_key(*t)) {
+                    counts.insert(topic.clone(), n);
+                }
+            }
         }
         for group in &self.copartition_groups {
             let per_topic: Vec<(String, i32)> = group.iter().map(|t| (t.name.clone(), counts[t])).collect();
@@ -580,6 +587,7 @@ impl Topology {
                     collector: Arc::clone(&config.collector),
                     topic: Arc::clone(topic),
                     partition: id.partition,
+                    timestamped: def.meta.timestamped,
                 }) as Box<dyn streams_state::ChangelogSink>
             });
             let store = builder.build(config.state_dir.as_deref(), sink, Arc::clone(&clock))?;

@@ -1,0 +1,315 @@
+//! The Kafka runtime against librdkafka's in-process mock cluster.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use streams_core::dsl::{Consumed, Grouped, Materialized, Produced, StreamsBuilder};
+use streams_core::kafka::embedded::EmbeddedKafka;
+use streams_core::kafka::{KafkaStreams, State, StreamsConfig};
+use streams_core::serde::{Serde, Serdes};
+use streams_core::topology::Topology;
+use testkit::{DriverConfig, TestRecord, TopologyTestDriver};
+
+fn word_count() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<(), String>("lines", Consumed::with(Serdes::unit(), Serdes::string()))
+        .flat_map_values(|line| line.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>())
+        .group_by_with(|_, w| w.clone(), Grouped::with(Serdes::string(), Serdes::string()))
+        .count_with(Materialized::as_("counts"))
+        .to_stream()
+        .to("word-counts", Produced::new());
+    builder.build().expect("topology")
+}
+
+fn lines() -> Vec<String> {
+    (0..200)
+        .map(|i| format!("w{} w{} common w{}", i % 7, i % 13, (i * 31) % 17))
+        .collect()
+}
+
+fn config(kafka: &EmbeddedKafka, app: &str, dir: &std::path::Path) -> StreamsConfig {
+    StreamsConfig::from_pairs([
+        ("application.id", app),
+        ("bootstrap.servers", &kafka.bootstrap_servers()),
+        ("commit.interval.ms", "100"),
+        ("cache.max.bytes.buffering", "0"),
+        ("state.dir", &dir.display().to_string()),
+        // The mock cluster waits (session timeout - 1 s) before completing a rebalance after a
+        // member leaves: keep that short.
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+    ])
+    .expect("config")
+}
+
+/// Every update per key, in order, as the testkit computes it.
+fn expected_updates() -> BTreeMap<String, Vec<i64>> {
+    let driver = TopologyTestDriver::with_config(
+        word_count(),
+        DriverConfig::default()
+            .with_partitions("lines", 4)
+            .with_cache_max_bytes(0),
+    )
+    .expect("driver");
+    let mut input = driver.create_input_topic("lines", Serdes::unit(), Serdes::string());
+    for (i, line) in lines().into_iter().enumerate() {
+        input.pipe_record(TestRecord::new((), line, i as i64)).expect("pipe");
+    }
+    let output = driver.create_output_topic("word-counts", Serdes::string(), Serdes::i64());
+    let mut per_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (k, v) in output.read_key_values_to_list().expect("read") {
+        per_key.entry(k).or_default().push(v);
+    }
+    per_key
+}
+
+#[test]
+fn word_count_on_kafka_matches_the_testkit() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let input: Vec<_> = lines()
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (None, Some(l.into_bytes()), i as i64))
+        .collect();
+    kafka.produce("lines", input).expect("produce");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(word_count(), config(&kafka, "wc", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let expected = expected_updates();
+    let total: usize = expected.values().map(Vec::len).sum();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(60))
+        .expect("consume");
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(streams.state(), State::NotRunning);
+    let mut actual: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in records {
+        let key = Serde::<String>::deserialize(&Serdes::string(), &r.key.expect("key")).expect("key");
+        let value = Serde::<i64>::deserialize(&Serdes::i64(), &r.value.expect("value")).expect("value");
+        actual.entry(key).or_default().push(value);
+    }
+    assert_eq!(actual, expected);
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn decode_counts(records: Vec<streams_core::kafka::embedded::ConsumedRecord>) -> BTreeMap<String, i64> {
+    records
+        .into_iter()
+        .map(|r| {
+            (
+                Serde::<String>::deserialize(&Serdes::string(), &r.key.expect("key")).expect("key"),
+                Serde::<i64>::deserialize(&Serdes::i64(), &r.value.expect("value")).expect("value"),
+            )
+        })
+        .collect()
+}
+
+fn final_counts(lines: &[String]) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for line in lines {
+        for word in line.split_whitespace() {
+            *counts.entry(word.to_lowercase()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn produce_lines(kafka: &EmbeddedKafka, lines: &[String], first_ts: i64) {
+    let records: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (None, Some(l.clone().into_bytes()), first_ts + i as i64))
+        .collect();
+    kafka.produce("lines", records).expect("produce");
+}
+
+#[test]
+fn state_is_rebuilt_from_the_changelog_when_the_state_directory_is_lost() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(120);
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut streams = KafkaStreams::new(word_count(), config(&kafka, "restore", dir.path())).expect("streams");
+        streams.start_with(&kafka.topic_creator()).expect("start");
+        kafka
+            .consume("word-counts", first_updates, Duration::from_secs(60))
+            .expect("consume");
+        assert!(streams.close(Duration::from_secs(30)));
+        // The state directory goes away with `dir` here.
+    }
+    produce_lines(&kafka, second, 1_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(word_count(), config(&kafka, "restore", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(60))
+        .expect("consume");
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(
+        records.len(),
+        total,
+        "one output per word occurrence, none lost or repeated"
+    );
+    assert_eq!(decode_counts(records), final_counts(&all));
+}
+
+fn numbers() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, i64>("numbers", Consumed::with(Serdes::string(), Serdes::i64()))
+        .map_values(|n| n * 10)
+        .to("tens", Produced::with(Serdes::string(), Serdes::i64()));
+    builder.build().expect("topology")
+}
+
+fn poison_input(kafka: &EmbeddedKafka) {
+    kafka.create_topic("numbers", 1).expect("topic");
+    kafka.create_topic("tens", 1).expect("topic");
+    let good = |n: i64| Some(n.to_be_bytes().to_vec());
+    kafka
+        .produce(
+            "numbers",
+            vec![
+                (Some(b"a".to_vec()), good(1), 1),
+                (Some(b"b".to_vec()), Some(b"bad".to_vec()), 2),
+                (Some(b"c".to_vec()), good(3), 3),
+            ],
+        )
+        .expect("produce");
+}
+
+#[test]
+fn a_poison_pill_stops_the_application_with_the_default_handler() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    poison_input(&kafka);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(numbers(), config(&kafka, "poison-fail", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    wait_for("the error state", Duration::from_secs(60), || {
+        streams.state() == State::Error
+    });
+    assert_eq!(
+        streams.error().as_deref(),
+        Some("failed to deserialize the value of the record at numbers-0@1: expected 8 bytes for i64, got 3")
+    );
+    streams.close(Duration::from_secs(10));
+    assert_eq!(streams.state(), State::Error);
+}
+
+#[test]
+fn a_poison_pill_is_skipped_and_counted_with_log_and_continue() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    poison_input(&kafka);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&kafka, "poison-continue", dir.path());
+    config
+        .set(
+            "default.deserialization.exception.handler",
+            "LogAndContinueExceptionHandler",
+        )
+        .expect("handler");
+    let mut streams = KafkaStreams::new(numbers(), config).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let records = kafka.consume("tens", 2, Duration::from_secs(60)).expect("consume");
+    let values: Vec<(Vec<u8>, i64)> = records
+        .into_iter()
+        .map(|r| {
+            let v = Serde::<i64>::deserialize(&Serdes::i64(), &r.value.expect("value")).expect("value");
+            (r.key.expect("key"), v)
+        })
+        .collect();
+    assert_eq!(values, vec![(b"a".to_vec(), 10), (b"c".to_vec(), 30)]);
+    wait_for("the skip to be counted", Duration::from_secs(30), || {
+        streams.metrics().deserialization_errors_skipped == 1
+    });
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(streams.state(), State::NotRunning);
+}
+
+#[test]
+fn joined_inputs_with_different_partition_counts_fail_at_start() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("clicks", 4).expect("topic");
+    kafka.create_topic("regions", 2).expect("topic");
+    kafka.create_topic("out", 4).expect("topic");
+    let builder = StreamsBuilder::new();
+    let regions = builder.table::<String, String>("regions", Consumed::with(Serdes::string(), Serdes::string()));
+    builder
+        .stream::<String, i64>("clicks", Consumed::with(Serdes::string(), Serdes::i64()))
+        .join(&regions, |clicks, region| format!("{region}:{clicks}"))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams =
+        KafkaStreams::new(builder.build().expect("topology"), config(&kafka, "copart", dir.path())).expect("streams");
+    let err = streams.start_with(&kafka.topic_creator()).expect_err("must fail");
+    assert_eq!(
+        err.to_string(),
+        "invalid topology: topics joined together must be co-partitioned (same partition count), but `clicks` \
+         has 4 and `regions` has 2; repartition one side (KStream::repartition with \
+         Repartitioned::with_number_of_partitions)"
+    );
+    assert_eq!(streams.state(), State::Created);
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_stops() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(100);
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let mut a = KafkaStreams::new(word_count(), config(&kafka, "pair", dir_a.path())).expect("streams");
+    let mut b = KafkaStreams::new(word_count(), config(&kafka, "pair", dir_b.path())).expect("streams");
+    a.start_with(&kafka.topic_creator()).expect("start a");
+    b.start_with(&kafka.topic_creator()).expect("start b");
+    wait_for("both instances to own tasks", Duration::from_secs(90), || {
+        let (ta, tb) = (a.tasks(), b.tasks());
+        a.state() == State::Running
+            && b.state() == State::Running
+            && !ta.is_empty()
+            && !tb.is_empty()
+            && ta.keys().all(|id| !tb.contains_key(id))
+            && ta.len() + tb.len() == 8
+    });
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    kafka
+        .consume("word-counts", first_updates, Duration::from_secs(60))
+        .expect("consume");
+    // Let both commit what they processed before b leaves.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b.close(Duration::from_secs(30)));
+    wait_for("a to own every task", Duration::from_secs(90), || {
+        a.state() == State::Running && a.tasks().len() == 8
+    });
+    produce_lines(&kafka, second, 1_000);
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(90))
+        .expect("consume");
+    assert!(a.close(Duration::from_secs(30)));
+    assert_eq!(
+        records.len(),
+        total,
+        "one output per word occurrence, none lost or repeated"
+    );
+    assert_eq!(decode_counts(records), final_counts(&all));
+}
