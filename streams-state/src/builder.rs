@@ -150,6 +150,14 @@ impl Stores {
         Arc::new(InMemoryKeyValueBytesStoreSupplier::new(name))
     }
 
+    /// A supplier of persistent key-value stores called `name`, kept in RocksDB under each
+    /// task's state directory and sharing [`crate::RocksDbResources::global`] (Kafka Streams'
+    /// `Stores.persistentKeyValueStore`).
+    #[cfg(feature = "rocksdb")]
+    pub fn persistent_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
+        Arc::new(crate::rocksdb::RocksDbKeyValueBytesStoreSupplier::new(name))
+    }
+
     /// A builder for key-value stores from `supplier` (logging enabled, caching disabled).
     pub fn key_value_store_builder(supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> KeyValueStoreBuilder {
         KeyValueStoreBuilder::new(supplier)
@@ -167,5 +175,7 @@ mod tests {
         assert_shareable::<KeyValueStoreBuilder>();
         assert_shareable::<Arc<dyn KeyValueBytesStoreSupplier>>();
         assert_shareable::<InMemoryKeyValueBytesStoreSupplier>();
+        #[cfg(feature = "rocksdb")]
+        assert_shareable::<crate::rocksdb::RocksDbKeyValueBytesStoreSupplier>();
     }
 }

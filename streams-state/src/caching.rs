@@ -1,9 +1,9 @@
 //! The write-caching layer: coalesces updates per key between commits (Kafka Streams'
 //! `CachingKeyValueStore` over a `NamedCache`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::cmp::Ordering;
-use std::collections::{btree_map, BTreeMap};
+use std::collections::{btree_set, BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::iter::Peekable;
 use std::ops::Bound;
@@ -16,8 +16,8 @@ use crate::StateError;
 /// Bytes counted for each cached entry on top of its key and value lengths.
 ///
 /// It stands for the entry's bookkeeping: the record timestamp (8 bytes), its position in the
-/// dirty-key order (8) and in the recency order (8), the value's presence flag, and the nodes of
-/// the ordered maps that index it (about 24). It is an estimate used for the cache's size limit,
+/// dirty-key order (8) and in the recency order (8), the value's presence flag, and the slots of
+/// the maps that index it (about 24). It is an estimate used for the cache's size limit,
 /// as Kafka Streams' `LRUCacheEntry`/`LRUNode` sizes are, not a measure of heap usage.
 pub const CACHE_ENTRY_OVERHEAD_BYTES: usize = 48;
 
@@ -37,6 +37,9 @@ struct CacheEntry {
     dirty_seq: Option<u64>,
     /// The key's position in the recency order; a `Cell` because reads (`&self`) count as use.
     lru_tick: Cell<u64>,
+    /// The tick the key is filed under in the recency index: its `lru_tick` when it was last
+    /// indexed, so never later than `lru_tick`.
+    indexed_tick: u64,
 }
 
 /// A key-value store layer that buffers writes in a size-bounded cache, as Kafka Streams'
@@ -71,12 +74,20 @@ pub struct CachingKeyValueStore {
     clock: Arc<RecordClock>,
     max_bytes: usize,
     current_bytes: usize,
-    entries: BTreeMap<Vec<u8>, CacheEntry>,
-    /// Dirty keys by the sequence number of their last write: the flush order.
-    dirty: BTreeMap<u64, Vec<u8>>,
+    entries: HashMap<Vec<u8>, CacheEntry>,
+    /// The cached keys in order, for range scans.
+    keys: BTreeSet<Vec<u8>>,
+    /// Keys that became dirty since the last flush, each added when it went from clean to
+    /// dirty. It may hold keys that were written down or dropped since (flushes skip them);
+    /// flushes order the dirty ones by their `dirty_seq`.
+    dirty_keys: Vec<Vec<u8>>,
+    /// How many cached entries are dirty.
+    dirty_count: usize,
     next_dirty_seq: u64,
-    /// Cached keys by the tick of their last use, least recently used first.
-    lru: RefCell<BTreeMap<u64, Vec<u8>>>,
+    /// Every cached key under its `indexed_tick`. Using an entry only moves its `lru_tick`;
+    /// eviction re-files entries whose `lru_tick` moved until the first one is up to date, which
+    /// is then the least recently used.
+    lru: BTreeMap<u64, Vec<u8>>,
     next_tick: Cell<u64>,
     flushed: Vec<FlushedEntry>,
     open: bool,
@@ -98,10 +109,12 @@ impl CachingKeyValueStore {
             clock,
             max_bytes,
             current_bytes: 0,
-            entries: BTreeMap::new(),
-            dirty: BTreeMap::new(),
+            entries: HashMap::new(),
+            keys: BTreeSet::new(),
+            dirty_keys: Vec::new(),
+            dirty_count: 0,
             next_dirty_seq: 0,
-            lru: RefCell::new(BTreeMap::new()),
+            lru: BTreeMap::new(),
             next_tick: Cell::new(0),
             flushed: Vec::new(),
             open: true,
@@ -130,7 +143,7 @@ impl CachingKeyValueStore {
 
     /// How many cached keys have changes not yet written to the wrapped store.
     pub fn dirty_entries(&self) -> usize {
-        self.dirty.len()
+        self.dirty_count
     }
 
     fn check_open(&self) -> Result<(), StateError> {
@@ -150,12 +163,8 @@ impl CachingKeyValueStore {
     }
 
     /// Marks `entry` as the most recently used.
-    fn touch(&self, entry: &CacheEntry, key: &[u8]) {
-        let tick = self.take_tick();
-        let old = entry.lru_tick.replace(tick);
-        let mut lru = self.lru.borrow_mut();
-        let key = lru.remove(&old).unwrap_or_else(|| key.to_vec());
-        lru.insert(tick, key);
+    fn touch(&self, entry: &CacheEntry) {
+        entry.lru_tick.set(self.take_tick());
     }
 
     /// Caches `value` (`None`: a tombstone) for `key` as a dirty entry, then evicts if needed.
@@ -165,7 +174,6 @@ impl CachingKeyValueStore {
         let tick = self.take_tick();
         let seq = self.next_dirty_seq;
         self.next_dirty_seq += 1;
-        let lru = self.lru.get_mut();
         match self.entries.get_mut(key) {
             Some(entry) => {
                 self.current_bytes = self
@@ -179,15 +187,11 @@ impl CachingKeyValueStore {
                     (slot, value) => *slot = value.map(<[u8]>::to_vec),
                 }
                 entry.timestamp = timestamp;
-                let dirty_key = entry
-                    .dirty_seq
-                    .replace(seq)
-                    .and_then(|old| self.dirty.remove(&old))
-                    .unwrap_or_else(|| key.to_vec());
-                self.dirty.insert(seq, dirty_key);
-                let old_tick = entry.lru_tick.replace(tick);
-                let lru_key = lru.remove(&old_tick).unwrap_or_else(|| key.to_vec());
-                lru.insert(tick, lru_key);
+                if entry.dirty_seq.replace(seq).is_none() {
+                    self.dirty_keys.push(key.to_vec());
+                    self.dirty_count += 1;
+                }
+                entry.lru_tick.set(tick);
             }
             None => {
                 self.entries.insert(
@@ -197,10 +201,13 @@ impl CachingKeyValueStore {
                         timestamp,
                         dirty_seq: Some(seq),
                         lru_tick: Cell::new(tick),
+                        indexed_tick: tick,
                     },
                 );
-                self.dirty.insert(seq, key.to_vec());
-                lru.insert(tick, key.to_vec());
+                self.keys.insert(key.to_vec());
+                self.dirty_keys.push(key.to_vec());
+                self.dirty_count += 1;
+                self.lru.insert(tick, key.to_vec());
             }
         }
         self.current_bytes += cache_entry_size(key, value);
@@ -210,8 +217,7 @@ impl CachingKeyValueStore {
     /// Evicts least recently used entries until the cache is within its maximum.
     fn maybe_evict(&mut self) -> Result<(), StateError> {
         while self.current_bytes > self.max_bytes {
-            let lru = self.lru.get_mut();
-            let Some((_, eldest)) = lru.first_key_value() else {
+            let Some(eldest) = self.least_recently_used() else {
                 break;
             };
             let eldest_dirty = self
@@ -219,13 +225,33 @@ impl CachingKeyValueStore {
                 .get(eldest.as_slice())
                 .is_some_and(|entry| entry.dirty_seq.is_some());
             if eldest_dirty {
-                let eldest = eldest.clone();
                 self.flush_dirty(Some(&eldest))?;
-            } else if let Some((_, eldest)) = lru.pop_first() {
+            } else {
                 self.remove_entry(&eldest);
             }
         }
         Ok(())
+    }
+
+    /// The least recently used key: re-files the first keys of the recency index that were
+    /// used since they were filed, until the first one was not.
+    fn least_recently_used(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let first = self.lru.first_entry()?;
+            let indexed = *first.key();
+            let Some(entry) = self.entries.get_mut(first.get().as_slice()) else {
+                // Not cached: a stale index entry.
+                first.remove();
+                continue;
+            };
+            let tick = entry.lru_tick.get();
+            if tick == indexed {
+                return Some(first.get().clone());
+            }
+            entry.indexed_tick = tick;
+            let key = first.remove();
+            self.lru.insert(tick, key);
+        }
     }
 
     /// Writes every dirty entry down: `first` (if dirty), then the rest in dirty order.
@@ -233,11 +259,16 @@ impl CachingKeyValueStore {
         if let Some(key) = first {
             self.write_down(key)?;
         }
-        while let Some((_, key)) = self.dirty.first_key_value() {
-            let key = key.clone();
-            if !self.write_down(&key)? {
-                // The dirty index named a key that is not dirty; drop the stale index entry.
-                self.dirty.pop_first();
+        let mut order: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.dirty_keys)
+            .into_iter()
+            .filter_map(|key| Some((self.entries.get(&key)?.dirty_seq?, key)))
+            .collect();
+        // A key listed twice has one `dirty_seq`: its second write-down finds it clean.
+        order.sort_unstable_by_key(|(seq, _)| *seq);
+        for index in 0..order.len() {
+            if let Err(error) = self.write_down(&order[index].1) {
+                self.dirty_keys.extend(order.drain(index..).map(|(_, key)| key));
+                return Err(error);
             }
         }
         Ok(())
@@ -249,9 +280,9 @@ impl CachingKeyValueStore {
         let Some(entry) = self.entries.get_mut(key) else {
             return Ok(false);
         };
-        let Some(seq) = entry.dirty_seq else {
+        if entry.dirty_seq.is_none() {
             return Ok(false);
-        };
+        }
         {
             let _clock = ClockOverride::set(&self.clock, entry.timestamp);
             let old_value = self.inner.get(key)?;
@@ -279,8 +310,8 @@ impl CachingKeyValueStore {
             }
         }
         entry.dirty_seq = None;
+        self.dirty_count -= 1;
         let tombstone = entry.value.is_none();
-        self.dirty.remove(&seq);
         if tombstone {
             self.remove_entry(key);
         }
@@ -290,9 +321,10 @@ impl CachingKeyValueStore {
     /// Drops `key` from the cache and its indexes.
     fn remove_entry(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
-            self.lru.get_mut().remove(&entry.lru_tick.get());
-            if let Some(seq) = entry.dirty_seq {
-                self.dirty.remove(&seq);
+            self.keys.remove(key);
+            self.lru.remove(&entry.indexed_tick);
+            if entry.dirty_seq.is_some() {
+                self.dirty_count -= 1;
             }
             self.current_bytes = self
                 .current_bytes
@@ -302,18 +334,21 @@ impl CachingKeyValueStore {
 
     fn clear_cache(&mut self) {
         self.entries.clear();
-        self.dirty.clear();
-        self.lru.get_mut().clear();
+        self.keys.clear();
+        self.dirty_keys.clear();
+        self.dirty_count = 0;
+        self.lru.clear();
         self.current_bytes = 0;
     }
 
     fn merge<'a>(
         &'a self,
-        cached: btree_map::Range<'a, Vec<u8>, CacheEntry>,
+        cached: btree_set::Range<'a, Vec<u8>>,
         stored: KeyValueIterator<'a>,
     ) -> KeyValueIterator<'a> {
         Box::new(MergedIterator {
             cached: cached.peekable(),
+            entries: &self.entries,
             stored: stored.peekable(),
         })
     }
@@ -321,22 +356,24 @@ impl CachingKeyValueStore {
     /// Checks the cache's internal bookkeeping; panics with a description when it is broken.
     #[cfg(test)]
     fn assert_consistent(&self) {
-        let lru = self.lru.borrow();
         let mut bytes = 0;
         for (key, entry) in &self.entries {
             bytes += cache_entry_size(key, entry.value.as_deref());
-            assert_eq!(lru.get(&entry.lru_tick.get()), Some(key), "lru index");
-            if let Some(seq) = entry.dirty_seq {
-                assert_eq!(self.dirty.get(&seq), Some(key), "dirty index");
+            assert_eq!(self.lru.get(&entry.indexed_tick), Some(key), "lru index");
+            assert!(entry.indexed_tick <= entry.lru_tick.get(), "lru index ahead of use");
+            if entry.dirty_seq.is_some() {
+                assert!(self.dirty_keys.contains(key), "dirty key not listed");
             } else {
                 assert!(entry.value.is_some(), "clean tombstone left in the cache");
             }
         }
-        assert_eq!(lru.len(), self.entries.len(), "lru index size");
+        assert_eq!(self.lru.len(), self.entries.len(), "lru index size");
+        assert_eq!(self.keys.len(), self.entries.len(), "key order size");
+        assert!(self.keys.iter().all(|key| self.entries.contains_key(key)), "key order");
         assert_eq!(
-            self.dirty.len(),
+            self.dirty_count,
             self.entries.values().filter(|e| e.dirty_seq.is_some()).count(),
-            "dirty index size"
+            "dirty count"
         );
         assert_eq!(bytes, self.current_bytes, "size accounting");
         assert!(self.current_bytes <= self.max_bytes, "cache over its maximum");
@@ -350,7 +387,7 @@ impl fmt::Debug for CachingKeyValueStore {
             .field("max_bytes", &self.max_bytes)
             .field("current_bytes", &self.current_bytes)
             .field("cached_entries", &self.entries.len())
-            .field("dirty_entries", &self.dirty.len())
+            .field("dirty_entries", &self.dirty_count)
             .field("open", &self.open)
             .finish_non_exhaustive()
     }
@@ -379,7 +416,8 @@ impl Drop for ClockOverride<'_> {
 /// Merges cached entries over stored ones, both ascending by key: a cached entry replaces the
 /// stored entry with the same key, and a cached tombstone hides it.
 struct MergedIterator<'a> {
-    cached: Peekable<btree_map::Range<'a, Vec<u8>, CacheEntry>>,
+    cached: Peekable<btree_set::Range<'a, Vec<u8>>>,
+    entries: &'a HashMap<Vec<u8>, CacheEntry>,
     stored: Peekable<KeyValueIterator<'a>>,
 }
 
@@ -393,7 +431,7 @@ impl Iterator for MergedIterator<'_> {
                 // Errors and stored entries with no cached entry left come out as they are.
                 (_, Some(Err(_))) | (None, Some(Ok(_))) => return self.stored.next(),
                 (Some(_), None) => false,
-                (Some((cached_key, _)), Some(Ok((stored_key, _)))) => {
+                (Some(cached_key), Some(Ok((stored_key, _)))) => {
                     match cached_key.as_slice().cmp(stored_key.as_slice()) {
                         Ordering::Less => false,
                         Ordering::Equal => true,
@@ -404,8 +442,8 @@ impl Iterator for MergedIterator<'_> {
             if skip_stored {
                 self.stored.next();
             }
-            let (key, entry) = self.cached.next()?;
-            if let Some(value) = &entry.value {
+            let key = self.cached.next()?;
+            if let Some(value) = self.entries.get(key).and_then(|entry| entry.value.as_ref()) {
                 return Some(Ok((key.clone(), value.clone())));
             }
             // A cached tombstone: the key is deleted, look further.
@@ -445,7 +483,7 @@ impl KeyValueStore for CachingKeyValueStore {
         self.check_open()?;
         match self.entries.get(key) {
             Some(entry) => {
-                self.touch(entry, key);
+                self.touch(entry);
                 Ok(entry.value.clone())
             }
             None => self.inner.get(key),
@@ -468,9 +506,7 @@ impl KeyValueStore for CachingKeyValueStore {
             return Ok(Box::new(std::iter::empty()));
         }
         let stored = self.inner.range(from, to)?;
-        let cached = self
-            .entries
-            .range::<[u8], _>((Bound::Included(from), Bound::Included(to)));
+        let cached = self.keys.range::<[u8], _>((Bound::Included(from), Bound::Included(to)));
         Ok(self.merge(cached, stored))
     }
 
@@ -482,14 +518,14 @@ impl KeyValueStore for CachingKeyValueStore {
             Some(next) => Bound::Excluded(next.as_slice()),
             None => Bound::Unbounded,
         };
-        let cached = self.entries.range::<[u8], _>((Bound::Included(prefix), upper));
+        let cached = self.keys.range::<[u8], _>((Bound::Included(prefix), upper));
         Ok(self.merge(cached, stored))
     }
 
     fn all<'a>(&'a self) -> Result<KeyValueIterator<'a>, StateError> {
         self.check_open()?;
         let stored = self.inner.all()?;
-        let cached = self.entries.range::<[u8], _>(..);
+        let cached = self.keys.range::<[u8], _>(..);
         Ok(self.merge(cached, stored))
     }
 

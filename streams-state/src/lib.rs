@@ -1,7 +1,8 @@
 //! State stores for the streams framework.
 //!
 //! Stores are byte-oriented and layered, as in Kafka Streams: an engine at the bottom
-//! ([`memory::InMemoryKeyValueStore`], RocksDB later), a logging layer
+//! ([`memory::InMemoryKeyValueStore`], or `rocksdb::RocksDbKeyValueStore` with the default
+//! `rocksdb` feature), a logging layer
 //! ([`LoggingKeyValueStore`]) that writes every change to the store's changelog through a
 //! [`ChangelogSink`], and a caching layer ([`CachingKeyValueStore`]) that coalesces updates per
 //! key between commits. A [`KeyValueStoreBuilder`] (see [`Stores`]) assembles the stack for each
@@ -24,8 +25,14 @@ mod error;
 pub mod logging;
 pub mod memory;
 pub mod restore;
+#[cfg(feature = "rocksdb")]
+pub mod rocksdb;
 pub mod store;
 
+#[cfg(feature = "rocksdb")]
+pub use self::rocksdb::{
+    RocksDbCompression, RocksDbConfig, RocksDbKeyValueBytesStoreSupplier, RocksDbKeyValueStore, RocksDbResources,
+};
 pub use builder::{KeyValueStoreBuilder, Stores};
 pub use caching::{cache_entry_size, CachingKeyValueStore, CACHE_ENTRY_OVERHEAD_BYTES};
 pub use error::StateError;

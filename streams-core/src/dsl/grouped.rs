@@ -173,6 +173,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
                     send_old_values: Arc::clone(&flag),
                     handle: None,
                     cached: false,
+                    key_bytes: Vec::new(),
+                    value_bytes: Vec::new(),
                 }) as Box<dyn Processor<K, V, K, Change<VA>>>
             }),
         );

@@ -150,6 +150,10 @@ pub(crate) struct StreamAggregateProcessor<K, V, VA> {
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<TimestampedKeyValueStoreHandle<K, VA>>,
     pub(crate) cached: bool,
+    /// The serialized key and aggregate of the record being processed, kept to reuse their
+    /// allocations.
+    pub(crate) key_bytes: Vec<u8>,
+    pub(crate) value_bytes: Vec<u8>,
 }
 
 impl<K, V, VA> Processor<K, V, K, Change<VA>> for StreamAggregateProcessor<K, V, VA>
@@ -179,7 +183,9 @@ where
             ctx.record_dropped();
             return Ok(());
         }
-        let old = ctx.timestamped_kv(handle).get(&record.key)?;
+        let old = ctx
+            .timestamped_kv(handle)
+            .get_with_key_bytes(&record.key, &mut self.key_bytes)?;
         let (new_value, timestamp) = match (&self.aggregation, &old) {
             (
                 Aggregation::Aggregate {
@@ -201,7 +207,8 @@ where
                 record.timestamp.max(old.timestamp),
             ),
         };
-        ctx.timestamped_kv(handle).put(&record.key, &new_value, timestamp)?;
+        ctx.timestamped_kv(handle)
+            .put_at_key_bytes(&self.key_bytes, &new_value, timestamp, &mut self.value_bytes)?;
         if !self.cached {
             let old_value = if self.send_old_values.load(Ordering::Relaxed) {
                 old.map(|o| o.value)

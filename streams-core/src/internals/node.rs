@@ -277,9 +277,9 @@ where
     }
 }
 
-/// What a source node receives: a raw record and where it came from.
+/// What a source node receives: a raw record and the partition it came from (its topic is in
+/// the task's current record metadata).
 pub(crate) struct SourceInput {
-    pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
     pub(crate) record: RawRecord,
 }
@@ -300,9 +300,14 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode<K, V> {
         part: &'static str,
         error: crate::serde::SerdeError,
     ) -> Result<(), StreamsError> {
+        let topic = env
+            .current
+            .as_ref()
+            .map(|m| Arc::clone(&m.topic))
+            .unwrap_or_else(|| Arc::from(""));
         match env
             .deserialization_handler
-            .handle(&input.topic, input.partition, &input.record, &error)
+            .handle(&topic, input.partition, &input.record, &error)
         {
             DeserializationResponse::Continue => {
                 env.metrics.deserialization_errors_skipped += 1;
@@ -310,7 +315,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode<K, V> {
             }
             DeserializationResponse::Fail => Err(StreamsError::Deserialization {
                 part,
-                topic: input.topic.to_string(),
+                topic: topic.to_string(),
                 partition: input.partition,
                 offset: input.record.offset,
                 source: error,
@@ -325,14 +330,23 @@ impl<K: Clone + 'static, V: Clone + 'static> RuntimeNode for SourceNode<K, V> {
     }
 
     fn process(&mut self, input: &mut dyn Any, env: &mut Env) -> Result<(), StreamsError> {
-        let input = take_input::<SourceInput>(input, &self.name)?;
-        let key = match self.key_serde.deserialize_nullable(input.record.key.as_deref()) {
+        let mut input = take_input::<SourceInput>(input, &self.name)?;
+        // The serdes may take the raw buffers over; the raw record is only needed again to
+        // report a deserialization error.
+        let had_key = input.record.key.is_some();
+        let key = match self.key_serde.deserialize_nullable_taken(&mut input.record.key) {
             Ok(key) => key,
             Err(e) => return self.handle_error(env, &input, "key", e),
         };
-        let value = match self.value_serde.deserialize_nullable(input.record.value.as_deref()) {
+        let value = match self.value_serde.deserialize_nullable_taken(&mut input.record.value) {
             Ok(value) => value,
-            Err(e) => return self.handle_error(env, &input, "value", e),
+            Err(e) => {
+                if had_key && input.record.key.is_none() {
+                    // The key serde took the key bytes: report the record as it was read.
+                    input.record.key = self.key_serde.serialize_nullable(&key).ok().flatten();
+                }
+                return self.handle_error(env, &input, "value", e);
+            }
         };
         let record = Record {
             key,
@@ -374,19 +388,40 @@ impl<K: 'static, V: 'static> RuntimeNode for SinkNode<K, V> {
             context: self.topic.to_string(),
             source,
         };
+        let Some(partitioner) = &self.partitioner else {
+            // Without a partitioner the typed record is not needed after serialization: the
+            // serdes may reuse its buffers.
+            let Record {
+                key,
+                value,
+                timestamp,
+                headers,
+            } = record;
+            let key = self.key_serde.serialize_nullable_owned(key).map_err(ser_err)?;
+            let value = self.value_serde.serialize_nullable_owned(value).map_err(ser_err)?;
+            let partition = env
+                .collector
+                .partitions_for(&self.topic)
+                .and_then(|n| key.as_deref().map(|k| murmur2_partition(k, n)));
+            return env.collector.send(ProducerRecord {
+                topic: Arc::clone(&self.topic),
+                partition,
+                key,
+                value,
+                timestamp,
+                headers,
+            });
+        };
         let key = self.key_serde.serialize_nullable(&record.key).map_err(ser_err)?;
         let value = self.value_serde.serialize_nullable(&record.value).map_err(ser_err)?;
-        let partitions = env.collector.partitions_for(&self.topic);
-        let partition = match (partitions, &self.partitioner) {
-            (Some(n), Some(p)) => p
+        let partition = env.collector.partitions_for(&self.topic).map(|n| {
+            partitioner
                 .partition(&self.topic, &record.key, &record.value, n)
-                .or_else(|| key.as_deref().map(|k| murmur2_partition(k, n))),
-            (Some(n), None) => key.as_deref().map(|k| murmur2_partition(k, n)),
-            (None, _) => None,
-        };
+                .or_else(|| key.as_deref().map(|k| murmur2_partition(k, n)))
+        });
         env.collector.send(ProducerRecord {
             topic: Arc::clone(&self.topic),
-            partition,
+            partition: partition.flatten(),
             key,
             value,
             timestamp: record.timestamp,
@@ -403,4 +438,94 @@ impl<K: 'static, V: 'static> RuntimeNode for SinkNode<K, V> {
     }
 
     fn close(&mut self) {}
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::dsl::{Consumed, Produced, StreamsBuilder};
+    use crate::processor::Headers;
+    use crate::serde::Serdes;
+    use crate::topology::TaskConfig;
+
+    /// Keeps the key and value bytes of every record it is asked about, and skips them.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)>>);
+
+    impl DeserializationExceptionHandler for Recorder {
+        fn handle(
+            &self,
+            topic: &str,
+            _: i32,
+            record: &RawRecord,
+            _: &crate::serde::SerdeError,
+        ) -> DeserializationResponse {
+            let seen = (topic.to_owned(), record.key.clone(), record.value.clone());
+            self.0.lock().unwrap().push(seen);
+            DeserializationResponse::Continue
+        }
+    }
+
+    struct Discard;
+
+    impl RecordCollector for Discard {
+        fn send(&self, _: ProducerRecord) -> Result<(), StreamsError> {
+            Ok(())
+        }
+        fn partitions_for(&self, _: &str) -> Option<i32> {
+            None
+        }
+        fn flush(&self) -> Result<(), StreamsError> {
+            Ok(())
+        }
+    }
+
+    /// The handler sees the record as it was read even when the key serde took the key's
+    /// buffer before the value failed.
+    #[test]
+    fn deserialization_handlers_see_the_raw_record_as_read() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, i64>("in", Consumed::with(Serdes::string(), Serdes::i64()))
+            .to("out", Produced::new());
+        let handler = Arc::new(Recorder::default());
+        let config = TaskConfig {
+            deserialization_handler: handler.clone(),
+            ..TaskConfig::new("app", Arc::new(Discard))
+        };
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let mut task = builder.build().unwrap().create_task(id, &config).unwrap();
+        let raw = |key: &[u8], value: &[u8]| RawRecord {
+            key: Some(key.to_vec()),
+            value: Some(value.to_vec()),
+            timestamp: 1,
+            offset: 0,
+            headers: Headers::new(),
+        };
+        let records = [
+            raw(b"k", b"short"),
+            raw(b"\xff", &7i64.to_be_bytes()),
+            raw(b"ok", &[0; 8]),
+        ];
+        task.add_records("in", records).unwrap();
+        assert_eq!(task.process_all().unwrap(), 3);
+        assert_eq!(
+            *handler.0.lock().unwrap(),
+            vec![
+                ("in".to_owned(), Some(b"k".to_vec()), Some(b"short".to_vec())),
+                (
+                    "in".to_owned(),
+                    Some(b"\xff".to_vec()),
+                    Some(7i64.to_be_bytes().to_vec())
+                ),
+            ]
+        );
+        assert_eq!(task.metrics().deserialization_errors_skipped, 2);
+    }
 }

@@ -46,6 +46,9 @@ pub struct Task {
     env: Env,
     queues: Vec<PartitionQueue>,
     initialized: bool,
+    /// The metadata of the last processed record, reused for the next record of the same topic
+    /// so that processing a record does not touch the topic's reference count.
+    spare_metadata: Option<RecordMetadata>,
 }
 
 impl Task {
@@ -64,6 +67,7 @@ impl Task {
             env,
             queues,
             initialized: false,
+            spare_metadata: None,
         }
     }
 
@@ -171,7 +175,9 @@ impl Task {
     /// Processes the buffered record with the lowest timestamp (ties: the input listed first),
     /// then any stream-time punctuation it made due. Returns `false` when nothing was buffered.
     pub fn process_one(&mut self) -> Result<bool, StreamsError> {
-        self.initialize()?;
+        if !self.initialized {
+            self.initialize()?;
+        }
         let next = self
             .queues
             .iter()
@@ -186,31 +192,41 @@ impl Task {
             return Ok(false);
         };
         queue.next_offset = Some(record.offset + 1);
-        let topic = Arc::clone(&queue.topic);
         let source = queue.source;
         self.env.metrics.records_processed += 1;
         if record.timestamp < 0 {
-            tracing::warn!(task = %self.id, topic = %topic, offset = record.offset, timestamp = record.timestamp,
+            tracing::warn!(task = %self.id, topic = %queue.topic, offset = record.offset, timestamp = record.timestamp,
                 "skipping a record with a negative timestamp");
             self.env.metrics.dropped_records += 1;
             return Ok(true);
         }
+        let metadata = match self.spare_metadata.take() {
+            Some(mut metadata) if Arc::ptr_eq(&metadata.topic, &queue.topic) => {
+                metadata.offset = record.offset;
+                metadata
+            }
+            _ => RecordMetadata {
+                topic: Arc::clone(&queue.topic),
+                partition: self.id.partition,
+                offset: record.offset,
+            },
+        };
         self.env.stream_time = self.env.stream_time.max(record.timestamp);
         self.env.clock.set(record.timestamp);
-        self.env.current = Some(RecordMetadata {
-            topic: Arc::clone(&topic),
-            partition: self.id.partition,
-            offset: record.offset,
-        });
+        self.env.current = Some(metadata);
         let mut input = Some(SourceInput {
-            topic,
             partition: self.id.partition,
             record,
         });
         self.with_node(source, |node, env| node.process(&mut input, env))?;
-        self.env.current = None;
-        self.forward_evicted()?;
-        self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
+        self.spare_metadata = self.env.current.take();
+        // Checked here so that a task without stores or schedules pays no call per record.
+        if !self.env.stores.is_empty() {
+            self.forward_evicted()?;
+        }
+        if !self.env.schedules.is_empty() {
+            self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
+        }
         Ok(true)
     }
 
@@ -236,7 +252,7 @@ impl Task {
     }
 
     fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool, StreamsError> {
-        if kind == PunctuationType::StreamTime && now == i64::MIN {
+        if self.env.schedules.is_empty() || (kind == PunctuationType::StreamTime && now == i64::MIN) {
             return Ok(false);
         }
         let mut punctuated = false;

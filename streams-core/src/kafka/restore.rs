@@ -13,6 +13,8 @@ use crate::StreamsError;
 
 const BATCH: usize = 10_000;
 const STALL: Duration = Duration::from_secs(30);
+/// Past the high watermark, this long without a record ends the restore.
+const IDLE_END: Duration = Duration::from_secs(1);
 
 fn kafka_err(topic: &str, e: KafkaError) -> StreamsError {
     StreamsError::Send {
@@ -40,7 +42,7 @@ pub(crate) fn restore_task(consumer: &BaseConsumer, task: &mut Task, dir: &TaskD
         let (_low, high) = consumer
             .fetch_watermarks(&topic, partition, Duration::from_secs(10))
             .map_err(|e| kafka_err(&topic, e))?;
-        if high <= start.unwrap_or(0) || high == 0 {
+        if high == 0 {
             continue;
         }
         let mut tpl = TopicPartitionList::new();
@@ -50,33 +52,35 @@ pub(crate) fn restore_task(consumer: &BaseConsumer, task: &mut Task, dir: &TaskD
         let began = Instant::now();
         let mut last_progress = Instant::now();
         let mut last_record = Instant::now();
+        let mut position = start.unwrap_or(0);
         let mut batch = Vec::with_capacity(BATCH.min(1024));
         let mut restored = 0u64;
+        // Read to the end of the partition. The high watermark read above is only a guide: some
+        // Kafka-compatible brokers report it too low, so the end is the consumer's end of
+        // partition, or, past the watermark, a pause with nothing more to read.
         loop {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(message)) => {
                     last_record = Instant::now();
+                    position = message.offset() + 1;
                     batch.push(ChangelogRecord {
                         key: message.key().unwrap_or_default().to_vec(),
                         value: message.payload().map(<[u8]>::to_vec),
                         timestamp: message.timestamp().to_millis().unwrap_or(-1),
                     });
-                    let done = message.offset() + 1 >= high;
-                    if batch.len() >= BATCH || done {
+                    if batch.len() >= BATCH {
                         restored += batch.len() as u64;
                         task.restore(&store, &batch)?;
                         batch.clear();
                     }
                     if last_progress.elapsed() > Duration::from_secs(1) {
-                        tracing::info!(task = %task.id(), store, restored, end_offset = high, "restoring");
+                        tracing::info!(task = %task.id(), store, restored, position, end_offset = high, "restoring");
                         last_progress = Instant::now();
-                    }
-                    if done {
-                        break;
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(e)) => return Err(kafka_err(&topic, e)),
+                None if position >= high && last_record.elapsed() > IDLE_END => break,
                 None if last_record.elapsed() > STALL => return Err(kafka_err(&topic, KafkaError::Canceled)),
                 None => {}
             }

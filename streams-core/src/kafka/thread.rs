@@ -23,8 +23,9 @@ use crate::processor::{Headers, RawRecord};
 use crate::topology::{TaskConfig, Topology};
 use crate::StreamsError;
 
-/// Records polled per loop at most before the tasks process.
-const MAX_POLL_RECORDS: usize = 10_000;
+/// Records taken from the consumer per loop before processing, punctuating and checking the
+/// commit interval (Kafka Streams' `max.poll.records` default).
+const MAX_POLL_RECORDS: usize = 1_000;
 
 fn now_ms() -> i64 {
     SystemTime::now()

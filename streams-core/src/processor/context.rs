@@ -257,6 +257,12 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         self.key_serde.serialize(key).map_err(|e| self.err(e))
     }
 
+    /// [`key_bytes`](Self::key_bytes) into `out`, replacing its content.
+    fn key_bytes_into(&self, key: &K, out: &mut Vec<u8>) -> Result<(), StreamsError> {
+        out.clear();
+        self.key_serde.serialize_into(key, out).map_err(|e| self.err(e))
+    }
+
     fn value_bytes(&self, value: &V, timestamp: i64) -> Result<Vec<u8>, StreamsError> {
         if self.timestamped {
             encode_value_and_timestamp(&*self.value_serde, value, timestamp)
@@ -264,6 +270,15 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
             self.value_serde.serialize(value)
         }
         .map_err(|e| self.err(e))
+    }
+
+    /// [`value_bytes`](Self::value_bytes) into `out`, replacing its content.
+    fn value_bytes_into(&self, value: &V, timestamp: i64, out: &mut Vec<u8>) -> Result<(), StreamsError> {
+        out.clear();
+        if self.timestamped {
+            out.extend_from_slice(&timestamp.to_be_bytes());
+        }
+        self.value_serde.serialize_into(value, out).map_err(|e| self.err(e))
     }
 
     fn value(&self, bytes: &[u8]) -> Result<V, StreamsError> {
@@ -437,5 +452,32 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
     /// Writes already-encoded bytes.
     pub(crate) fn put_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), StreamsError> {
         Ok(self.store.put(key, value)?)
+    }
+
+    /// [`get`](Self::get), leaving the stored bytes of `key` in `key_bytes` (replacing its
+    /// content) for a following [`put_at_key_bytes`](Self::put_at_key_bytes).
+    pub(crate) fn get_with_key_bytes(
+        &self,
+        key: &K,
+        key_bytes: &mut Vec<u8>,
+    ) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        self.handle.key_bytes_into(key, key_bytes)?;
+        self.store
+            .get(key_bytes)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()
+    }
+
+    /// [`put`](Self::put) for a key already serialized, encoding the value in `value_bytes`
+    /// (replacing its content).
+    pub(crate) fn put_at_key_bytes(
+        &mut self,
+        key_bytes: &[u8],
+        value: &V,
+        timestamp: i64,
+        value_bytes: &mut Vec<u8>,
+    ) -> Result<(), StreamsError> {
+        self.handle.value_bytes_into(value, timestamp, value_bytes)?;
+        Ok(self.store.put(key_bytes, value_bytes)?)
     }
 }

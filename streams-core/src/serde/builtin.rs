@@ -41,6 +41,23 @@ impl Serde<String> for StringSerde {
     fn deserialize(&self, bytes: &[u8]) -> Result<String, SerdeError> {
         Ok(std::str::from_utf8(bytes)?.to_owned())
     }
+    fn serialize_into(&self, value: &String, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(value.as_bytes());
+        Ok(())
+    }
+    fn serialize_nullable_owned(&self, value: String) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(value.into_bytes()))
+    }
+    fn deserialize_nullable_taken(&self, bytes: &mut Option<Vec<u8>>) -> Result<String, SerdeError> {
+        match bytes.take() {
+            Some(buffer) => String::from_utf8(buffer).map_err(|e| {
+                let error = SerdeError::Utf8(e.utf8_error());
+                *bytes = Some(e.into_bytes());
+                error
+            }),
+            None => self.deserialize_null(),
+        }
+    }
 }
 nullable_too!(StringSerde, String);
 
@@ -54,6 +71,19 @@ impl Serde<Vec<u8>> for BytesSerde {
     }
     fn deserialize(&self, bytes: &[u8]) -> Result<Vec<u8>, SerdeError> {
         Ok(bytes.to_vec())
+    }
+    fn serialize_into(&self, value: &Vec<u8>, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(value);
+        Ok(())
+    }
+    fn serialize_nullable_owned(&self, value: Vec<u8>) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(value))
+    }
+    fn deserialize_nullable_taken(&self, bytes: &mut Option<Vec<u8>>) -> Result<Vec<u8>, SerdeError> {
+        match bytes.take() {
+            Some(buffer) => Ok(buffer),
+            None => self.deserialize_null(),
+        }
     }
 }
 nullable_too!(BytesSerde, Vec<u8>);
@@ -88,6 +118,10 @@ macro_rules! big_endian {
         impl Serde<$t> for $serde {
             fn serialize(&self, value: &$t) -> Result<Vec<u8>, SerdeError> {
                 Ok(value.to_be_bytes().to_vec())
+            }
+            fn serialize_into(&self, value: &$t, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+                out.extend_from_slice(&value.to_be_bytes());
+                Ok(())
             }
             fn deserialize(&self, bytes: &[u8]) -> Result<$t, SerdeError> {
                 let array: [u8; $n] = bytes.try_into().map_err(|_| SerdeError::Length {

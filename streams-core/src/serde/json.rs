@@ -44,6 +44,9 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for JsonSerde<T> {
     fn serialize(&self, value: &T) -> Result<Vec<u8>, SerdeError> {
         Ok(serde_json::to_vec(value)?)
     }
+    fn serialize_into(&self, value: &T, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        Ok(serde_json::to_writer(out, value)?)
+    }
     fn deserialize(&self, bytes: &[u8]) -> Result<T, SerdeError> {
         Ok(serde_json::from_slice(bytes)?)
     }

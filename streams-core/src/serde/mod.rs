@@ -85,6 +85,30 @@ pub trait Serde<T>: Send + Sync + 'static {
             None => self.deserialize_null(),
         }
     }
+
+    /// Appends the bytes [`serialize`](Self::serialize) gives for `value` to `out`; a serde that
+    /// can write in place skips the intermediate buffer. On error `out` may hold part of them.
+    fn serialize_into(&self, value: &T, out: &mut Vec<u8>) -> Result<(), SerdeError> {
+        out.extend_from_slice(&self.serialize(value)?);
+        Ok(())
+    }
+
+    /// [`deserialize_nullable`](Self::deserialize_nullable) of bytes the caller no longer needs.
+    ///
+    /// A serde may take the buffer out of `bytes` to reuse it (strings and byte vectors do),
+    /// leaving `None`; it must then give a value that [`serialize_nullable`] turns back into the
+    /// same bytes. Otherwise, and always on error, `bytes` is left as it was.
+    ///
+    /// [`serialize_nullable`]: Self::serialize_nullable
+    fn deserialize_nullable_taken(&self, bytes: &mut Option<Vec<u8>>) -> Result<T, SerdeError> {
+        self.deserialize_nullable(bytes.as_deref())
+    }
+
+    /// [`serialize_nullable`](Self::serialize_nullable) of a value the caller no longer needs:
+    /// the same bytes, but a serde may reuse the value's buffer (strings and byte vectors do).
+    fn serialize_nullable_owned(&self, value: T) -> Result<Option<Vec<u8>>, SerdeError> {
+        self.serialize_nullable(&value)
+    }
 }
 
 /// A shared, type-erased serde as the DSL and engine hold it.

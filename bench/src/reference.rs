@@ -1,0 +1,211 @@
+//! The workloads written by hand, without the framework: deserialize, the same logic, a
+//! `HashMap`, serialize. They take the same batches of raw records as the framework's task
+//! (and drop each record after use, as the task does) and write the same output records (same
+//! keys, values, timestamps and partitions), but keep no changelog.
+//!
+//! Each workload is a function kept out of line, so that profiles show its timed part as one
+//! function, as the framework's `drive`.
+
+use crate::{Timer, Timing};
+use std::collections::HashMap;
+
+use streams_core::internals::partitioner::murmur2_partition;
+use streams_core::processor::RawRecord;
+
+use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region};
+use crate::sink::{Sink, SinkCollector};
+use crate::{RunConfig, Workload};
+
+/// Why the reference failed: the input is not what it expects.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `workload` over `input` writing into `sink`; returns what was written and the time the
+/// stream records took (the join's table is loaded before the clock starts).
+pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) -> Result<(Sink, Timing), Error> {
+    let producer = SinkCollector::new(config.output_partitions, sink);
+    let timing = run_with(workload, input, config, &producer)?;
+    Ok((producer.take(), timing))
+}
+
+fn run_with(workload: Workload, input: &Input, config: &RunConfig, sink: &SinkCollector) -> Result<Timing, Error> {
+    let records = input.batches(config.batch);
+    let partitions = config.output_partitions;
+    match workload {
+        Workload::FilterMap => {
+            let start = Timer::start();
+            filter_map(records, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::Count => {
+            let start = Timer::start();
+            count_coalesced(records, config.commit_every, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::CountNoCache => {
+            let start = Timer::start();
+            count_each(records, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::Join => {
+            let table = load_table(&input.table)?;
+            let start = Timer::start();
+            join(records, &table, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+    }
+}
+
+/// The records of every batch, in order.
+fn each(batches: Vec<Vec<RawRecord>>) -> impl Iterator<Item = RawRecord> {
+    batches.into_iter().flatten()
+}
+
+fn parts(record: &RawRecord) -> Result<(&[u8], &[u8]), Error> {
+    match (&record.key, &record.value) {
+        (Some(key), Some(value)) => Ok((key, value)),
+        _ => Err(format!("record {} has a null key or value", record.offset).into()),
+    }
+}
+
+/// Drops `seq % 10 == 0`, maps the rest.
+#[inline(never)]
+fn filter_map(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &SinkCollector) -> Result<(), Error> {
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
+        let event: Event = serde_json::from_slice(value)?;
+        if FilterOut::keep(&event) {
+            let out = serde_json::to_vec(&FilterOut::from_event(event))?;
+            let partition = murmur2_partition(key, partitions);
+            sink.produce(partition, key, &out, record.timestamp);
+        }
+    }
+    Ok(())
+}
+
+/// One output per input: the key's new count.
+#[inline(never)]
+fn count_each(batches: Vec<Vec<RawRecord>>, partitions: i32, sink: &SinkCollector) -> Result<(), Error> {
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
+        let key_str = std::str::from_utf8(key)?;
+        let _event: Event = serde_json::from_slice(value)?;
+        let count = match counts.get_mut(key_str) {
+            Some(count) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                counts.insert(key_str.to_owned(), 1);
+                1
+            }
+        };
+        let out = serde_json::to_vec(&CountOut {
+            key: key_str.to_owned(),
+            count,
+        })?;
+        let partition = murmur2_partition(key, partitions);
+        sink.produce(partition, key, &out, record.timestamp);
+    }
+    Ok(())
+}
+
+struct Counter {
+    count: i64,
+    timestamp: i64,
+    dirty: bool,
+}
+
+/// Counts per key, and at each commit outputs the count of every key updated since the last
+/// one (in the order the keys were first updated), as the store's cache does.
+#[inline(never)]
+fn count_coalesced(
+    batches: Vec<Vec<RawRecord>>,
+    commit_every: usize,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    let mut counts: HashMap<String, Counter> = HashMap::new();
+    let mut dirty: Vec<String> = Vec::new();
+    let mut since_commit = 0;
+    for batch in batches {
+        since_commit += batch.len();
+        for record in batch {
+            let (key, value) = parts(&record)?;
+            let key_str = std::str::from_utf8(key)?;
+            let _event: Event = serde_json::from_slice(value)?;
+            let counter = match counts.get_mut(key_str) {
+                Some(counter) => counter,
+                None => counts.entry(key_str.to_owned()).or_insert(Counter {
+                    count: 0,
+                    timestamp: i64::MIN,
+                    dirty: false,
+                }),
+            };
+            counter.count += 1;
+            counter.timestamp = counter.timestamp.max(record.timestamp);
+            if !counter.dirty {
+                counter.dirty = true;
+                dirty.push(key_str.to_owned());
+            }
+        }
+        if since_commit >= commit_every {
+            emit_dirty(&mut counts, &mut dirty, partitions, sink)?;
+            since_commit = 0;
+        }
+    }
+    emit_dirty(&mut counts, &mut dirty, partitions, sink)
+}
+
+fn emit_dirty(
+    counts: &mut HashMap<String, Counter>,
+    dirty: &mut Vec<String>,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    for key in dirty.drain(..) {
+        let Some(counter) = counts.get_mut(&key) else {
+            continue;
+        };
+        counter.dirty = false;
+        let count = counter.count;
+        let timestamp = counter.timestamp;
+        let partition = murmur2_partition(key.as_bytes(), partitions);
+        let out = serde_json::to_vec(&CountOut {
+            key: key.clone(),
+            count,
+        })?;
+        sink.produce(partition, key.as_bytes(), &out, timestamp);
+    }
+    Ok(())
+}
+
+fn load_table(rows: &[RawRecord]) -> Result<HashMap<String, Region>, Error> {
+    let mut table = HashMap::new();
+    for row in rows {
+        let (key, value) = parts(row)?;
+        table.insert(std::str::from_utf8(key)?.to_owned(), serde_json::from_slice(value)?);
+    }
+    Ok(table)
+}
+
+/// Joins each record with the region of its key; records without one are dropped.
+#[inline(never)]
+fn join(
+    batches: Vec<Vec<RawRecord>>,
+    table: &HashMap<String, Region>,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    for record in each(batches) {
+        let (key, value) = parts(&record)?;
+        let event: Event = serde_json::from_slice(value)?;
+        let Some(region) = table.get(std::str::from_utf8(key)?) else {
+            continue;
+        };
+        let out = serde_json::to_vec(&JoinOut::new(&event, region))?;
+        let partition = murmur2_partition(key, partitions);
+        sink.produce(partition, key, &out, record.timestamp);
+    }
+    Ok(())
+}
