@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
 
 /// A key and a value as stored.
@@ -131,6 +132,27 @@ pub trait KeyValueStore: StateStore {
     /// order they were written. Empty for stores without a cache.
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         Vec::new()
+    }
+
+    /// The window-store view of this stack, when its engine is a window store (see
+    /// [`crate::window`]); layers that keep the window API (logging) pass it through.
+    fn as_window_store(&self) -> Option<&dyn WindowStore> {
+        None
+    }
+
+    /// [`as_window_store`](Self::as_window_store), for writing.
+    fn as_window_store_mut(&mut self) -> Option<&mut dyn WindowStore> {
+        None
+    }
+
+    /// The session-store view of this stack, when its engine is a session store.
+    fn as_session_store(&self) -> Option<&dyn SessionStore> {
+        None
+    }
+
+    /// [`as_session_store`](Self::as_session_store), for writing.
+    fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
+        None
     }
 }
 
