@@ -17,13 +17,13 @@ use crate::processor::{
 };
 use crate::StreamsError;
 
-type Ctx<'a, 'b, K, VA> = ProcessorContext<'a, Windowed<K>, Change<VA>>;
+type Ctx<'a, K, VA> = ProcessorContext<'a, Windowed<K>, Change<VA>>;
 
 fn not_initialized(what: &str) -> StreamsError {
     StreamsError::Internal(format!("{what} used before init"))
 }
 
-fn skip_expired<K, VA>(ctx: &mut Ctx<'_, '_, K, VA>, store: &str, window: Window, close_time: i64, observed: i64) {
+fn skip_expired<K, VA>(ctx: &mut Ctx<'_, K, VA>, store: &str, window: Window, close_time: i64, observed: i64) {
     tracing::debug!(
         store,
         window_start = window.start,
@@ -51,12 +51,12 @@ where
     V: Clone + 'static,
     VA: Clone + 'static,
 {
-    fn init(&mut self, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
         Ok(())
     }
 
-    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         let handle = self
             .handle
             .as_ref()
@@ -137,7 +137,7 @@ where
     /// the window has closed.
     fn update_and_forward(
         &self,
-        ctx: &mut Ctx<'_, '_, K, VA>,
+        ctx: &mut Ctx<'_, K, VA>,
         r: &SlidingRecord<'_, K, V>,
         start: i64,
         slot: Slot<VA>,
@@ -169,7 +169,7 @@ where
     /// (the record itself is not in its own right window).
     fn create_right_window(
         &self,
-        ctx: &mut Ctx<'_, '_, K, VA>,
+        ctx: &mut Ctx<'_, K, VA>,
         r: &SlidingRecord<'_, K, V>,
         right: ValueAndTimestamp<VA>,
     ) -> Result<(), StreamsError> {
@@ -195,7 +195,7 @@ where
 
     /// The usual case, `timestamp >= time difference`: walks the windows that can hold the
     /// record from the newest back.
-    fn process_windows(&self, ctx: &mut Ctx<'_, '_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
+    fn process_windows(&self, ctx: &mut Ctx<'_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
         let handle = self
             .handle
             .as_ref()
@@ -264,7 +264,7 @@ where
 
     /// Records with `0 <= timestamp < time difference`, whose left window would start before
     /// 0: they go to the window `[0, time difference]`.
-    fn process_early(&self, ctx: &mut Ctx<'_, '_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
+    fn process_early(&self, ctx: &mut Ctx<'_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
         let handle = self
             .handle
             .as_ref()
@@ -324,12 +324,12 @@ where
     V: Clone + 'static,
     VA: Clone + 'static,
 {
-    fn init(&mut self, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
         Ok(())
     }
 
-    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         let handle = self
             .handle
             .as_ref()
@@ -384,12 +384,12 @@ where
     V: Clone + 'static,
     VA: Clone + 'static,
 {
-    fn init(&mut self, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         self.handle = Some(ctx.session_store::<K, VA>(&self.store)?);
         Ok(())
     }
 
-    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, '_, K, VA>) -> Result<(), StreamsError> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
         let handle = self
             .handle
             .as_ref()
