@@ -536,3 +536,55 @@ fn window_stores_restore_from_their_changelog() -> Result<(), StreamsError> {
     );
     Ok(())
 }
+
+mod brute_force {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A tumbling count's last update per window equals a recount of the records that were
+        /// in grace when they came; the others are the dropped records.
+        #[test]
+        fn tumbling_count_matches_a_recount_of_the_in_grace_records(
+            records in proptest::collection::vec((0u8..3, 0i64..120), 1..60),
+            size in 1u64..20,
+            grace in 0u64..15,
+        ) {
+            let topology = windowed_topology(|g| {
+                g.windowed_by(TimeWindows::of_size_and_grace(ms(size), ms(grace)).expect("valid windows")).count()
+            }).expect("topology builds");
+            let driver = start(topology).expect("driver starts");
+            let input = driver.create_input_topic::<String, String>("in", Serdes::string(), Serdes::string());
+            let (size, grace) = (size as i64, grace as i64);
+            let mut observed = i64::MIN;
+            let mut expected: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+            let mut dropped = 0u64;
+            for (key, ts) in &records {
+                let key = format!("k{key}");
+                input.pipe_input_at(key.clone(), s("v"), *ts).expect("record processed");
+                observed = observed.max(*ts);
+                let start = ts / size * size;
+                if start + size > observed - grace {
+                    let entry = expected.entry((key, start)).or_insert((0, *ts));
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(*ts);
+                } else {
+                    dropped += 1;
+                }
+            }
+            let mut last: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+            for record in time_output(&driver, size as u64, Serdes::i64()).expect("output reads") {
+                prop_assert_eq!(record.key.window.end, record.key.window.start + size);
+                let count = record.value.expect("counts are never deleted");
+                last.insert((record.key.key, record.key.window.start), (count, record.timestamp));
+            }
+            prop_assert_eq!(last, expected);
+            prop_assert_eq!(driver.total_metrics().dropped_records, dropped);
+        }
+    }
+}
