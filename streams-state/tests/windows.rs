@@ -12,8 +12,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use streams_state::window::{session_store_key, window_store_key, SessionEntry, WindowEntry};
 use streams_state::{
-    restore_all, ChangelogRecord, KeyValueBytesStoreSupplier, KeyValueStore, RecordClock, StateError, StateStore,
-    Stores,
+    restore_all, ChangelogRecord, KeyValueBytesStoreSupplier, KeyValueStore, RecordClock, StateError, Stores,
 };
 
 use crate::common::RecordingSink;
