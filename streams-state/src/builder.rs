@@ -10,6 +10,7 @@ use crate::logging::LoggingKeyValueStore;
 use crate::memory::InMemoryKeyValueBytesStoreSupplier;
 use crate::metered::MeteredKeyValueStore;
 use crate::store::{ChangelogSink, KeyValueBytesStoreSupplier, KeyValueStore, RecordClock};
+use crate::window::SegmentedBytesStoreSupplier;
 use crate::StateError;
 
 /// Describes a key-value store stack and builds one instance per task.
@@ -157,6 +158,61 @@ impl Stores {
     #[cfg(feature = "rocksdb")]
     pub fn persistent_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
         Arc::new(crate::rocksdb::RocksDbKeyValueBytesStoreSupplier::new(name))
+    }
+
+    /// A supplier of in-memory window stores (Kafka Streams' `Stores.inMemoryWindowStore`):
+    /// windows of `window_size` ms kept `retention` ms (which must be at least the window
+    /// size). Reach the window API of a built store with
+    /// [`KeyValueStore::as_window_store`](crate::KeyValueStore::as_window_store).
+    pub fn in_memory_window_store(
+        name: impl Into<String>,
+        retention: i64,
+        window_size: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(SegmentedBytesStoreSupplier::in_memory_window(
+            name,
+            retention,
+            window_size,
+        )?))
+    }
+
+    /// A supplier of persistent window stores, one RocksDB instance per time segment under
+    /// `<task dir>/<name>/` (Kafka Streams' `Stores.persistentTimestampedWindowStore`).
+    #[cfg(feature = "rocksdb")]
+    pub fn persistent_window_store(
+        name: impl Into<String>,
+        retention: i64,
+        window_size: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(SegmentedBytesStoreSupplier::rocksdb_window(
+            name,
+            retention,
+            window_size,
+            None,
+        )?))
+    }
+
+    /// A supplier of in-memory session stores keeping sessions `retention` ms after their end
+    /// (Kafka Streams' `Stores.inMemorySessionStore`).
+    pub fn in_memory_session_store(
+        name: impl Into<String>,
+        retention: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(SegmentedBytesStoreSupplier::in_memory_session(
+            name, retention,
+        )?))
+    }
+
+    /// A supplier of persistent session stores in RocksDB (Kafka Streams'
+    /// `Stores.persistentSessionStore`).
+    #[cfg(feature = "rocksdb")]
+    pub fn persistent_session_store(
+        name: impl Into<String>,
+        retention: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(SegmentedBytesStoreSupplier::rocksdb_session(
+            name, retention, None,
+        )?))
     }
 
     /// A builder for key-value stores from `supplier` (logging enabled, caching disabled).

@@ -42,4 +42,13 @@ pub enum StateError {
         /// Name of the store.
         store: String,
     },
+    /// A store key does not have the layout the store needs (a window or session store key
+    /// too short to hold its window).
+    #[error("state store `{store}` got an invalid key: {reason}")]
+    InvalidKey {
+        /// Name of the store.
+        store: String,
+        /// What is wrong with the key.
+        reason: String,
+    },
 }

@@ -30,6 +30,7 @@ pub mod restore;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod store;
+pub mod window;
 
 #[cfg(feature = "rocksdb")]
 pub use self::rocksdb::{
@@ -45,4 +46,7 @@ pub use restore::restore_all;
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,
     KeyValueStore, RecordClock, StateStore,
+};
+pub use window::{
+    SegmentedBytesStore, SegmentedBytesStoreSupplier, SessionEntry, SessionStore, WindowEntry, WindowStore,
 };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValueIterator, KeyValueStore, RecordClock, StateStore,
 };
+use crate::window::{SessionEntry, SessionStore, WindowEntry, WindowStore};
 use crate::StateError;
 
 /// A key-value store layer that sends each change to a [`ChangelogSink`].
@@ -127,6 +128,60 @@ impl KeyValueStore for LoggingKeyValueStore {
 
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         self.inner.drain_flushed()
+    }
+
+    fn as_window_store(&self) -> Option<&dyn WindowStore> {
+        self.inner.as_window_store()?;
+        Some(self)
+    }
+
+    fn as_window_store_mut(&mut self) -> Option<&mut dyn WindowStore> {
+        self.inner.as_window_store()?;
+        Some(self)
+    }
+
+    fn as_session_store(&self) -> Option<&dyn SessionStore> {
+        self.inner.as_session_store()?;
+        Some(self)
+    }
+
+    fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
+        self.inner.as_session_store()?;
+        Some(self)
+    }
+}
+
+impl LoggingKeyValueStore {
+    fn not_windowed(&self, kind: &str) -> StateError {
+        StateError::Config {
+            store: self.inner.name().to_owned(),
+            reason: format!("it is not a {kind} store"),
+        }
+    }
+}
+
+/// Reads go to the wrapped window store; writes (through `put`/`delete`) are logged.
+impl WindowStore for LoggingKeyValueStore {
+    fn window_scan(&self, key: Option<&[u8]>, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>, StateError> {
+        self.inner
+            .as_window_store()
+            .ok_or_else(|| self.not_windowed("window"))?
+            .window_scan(key, time_from, time_to)
+    }
+}
+
+/// Reads go to the wrapped session store; writes (through `put`/`delete`) are logged.
+impl SessionStore for LoggingKeyValueStore {
+    fn session_scan(
+        &self,
+        key: Option<&[u8]>,
+        earliest_session_end: i64,
+        latest_session_start: i64,
+    ) -> Result<Vec<SessionEntry>, StateError> {
+        self.inner
+            .as_session_store()
+            .ok_or_else(|| self.not_windowed("session"))?
+            .session_scan(key, earliest_session_end, latest_session_start)
     }
 }
 

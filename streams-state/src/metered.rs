@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::store::{ChangelogRecord, FlushedEntry, KeyValueIterator, KeyValueStore, StateStore};
+use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
 
 /// Counters of one store, as [`MeteredKeyValueStore`] keeps them.
@@ -177,6 +178,24 @@ impl KeyValueStore for MeteredKeyValueStore {
 
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         self.inner.drain_flushed()
+    }
+
+    // Window and session operations go straight to the stack below: the counters cover the
+    // key-value API, flushes and restores.
+    fn as_window_store(&self) -> Option<&dyn WindowStore> {
+        self.inner.as_window_store()
+    }
+
+    fn as_window_store_mut(&mut self) -> Option<&mut dyn WindowStore> {
+        self.inner.as_window_store_mut()
+    }
+
+    fn as_session_store(&self) -> Option<&dyn SessionStore> {
+        self.inner.as_session_store()
+    }
+
+    fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
+        self.inner.as_session_store_mut()
     }
 
     fn metrics(&self) -> Option<StoreMetrics> {

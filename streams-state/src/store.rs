@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
 
 /// A key and a value as stored.
@@ -136,6 +137,27 @@ pub trait KeyValueStore: StateStore {
     /// The store's counters, when it is metered ([`crate::MeteredKeyValueStore`], the outermost
     /// layer of every store a [`crate::KeyValueStoreBuilder`] builds); `None` otherwise.
     fn metrics(&self) -> Option<crate::StoreMetrics> {
+        None
+    }
+
+    /// The window-store view of this stack, when its engine is a window store (see
+    /// [`crate::window`]); layers that keep the window API (logging) pass it through.
+    fn as_window_store(&self) -> Option<&dyn WindowStore> {
+        None
+    }
+
+    /// [`as_window_store`](Self::as_window_store), for writing.
+    fn as_window_store_mut(&mut self) -> Option<&mut dyn WindowStore> {
+        None
+    }
+
+    /// The session-store view of this stack, when its engine is a session store.
+    fn as_session_store(&self) -> Option<&dyn SessionStore> {
+        None
+    }
+
+    /// [`as_session_store`](Self::as_session_store), for writing.
+    fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
         None
     }
 }

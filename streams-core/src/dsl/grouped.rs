@@ -12,6 +12,7 @@ use crate::topology::NodeKind;
 /// A stream grouped by key. Aggregations produce a [`KTable`] with one row per key; if the key
 /// was changed upstream, the records first go through a repartition topic so that each key is
 /// aggregated in one place.
+#[derive(Clone)]
 pub struct KGroupedStream<K, V> {
     stream: KStream<K, V>,
     name: Option<String>,
@@ -108,16 +109,18 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         )
     }
 
-    fn aggregate_impl<VA: Clone + 'static>(
+    /// Names an aggregation's store and processor (the store first, as Kafka Streams consumes
+    /// the index) and, when the key changed upstream, routes the stream through a repartition
+    /// topic. Returns (store name, processor name, the stream to aggregate).
+    pub(crate) fn prepare_aggregation(
         &self,
         prefix: &str,
         named: Option<Named>,
-        materialized: Materialized<K, VA>,
-        aggregation: Aggregation<K, V, VA>,
-    ) -> KTable<K, VA> {
+        store_name: Option<String>,
+    ) -> (String, String, KStream<K, V>) {
         let (store, name) = {
             let mut b = lock(&self.stream.builder);
-            let store = match materialized.name.clone() {
+            let store = match store_name {
                 Some(name) => name,
                 None => b.new_store_name(prefix),
             };
@@ -137,6 +140,41 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         } else {
             self.stream.clone()
         };
+        (store, name, input)
+    }
+
+    /// The key serde of the grouping, if known.
+    pub(crate) fn key_serde(&self) -> Option<SharedSerde<K>> {
+        self.key_serde.clone()
+    }
+
+    /// The value serde of the grouping, if known.
+    pub(crate) fn value_serde(&self) -> Option<SharedSerde<V>> {
+        self.value_serde.clone()
+    }
+
+    /// The builder the grouping belongs to.
+    pub(crate) fn builder(&self) -> &super::Shared {
+        &self.stream.builder
+    }
+
+    /// Windows the grouped stream for windowed aggregations: [`TimeWindows`](super::TimeWindows)
+    /// and [`SlidingWindows`](super::SlidingWindows) give a
+    /// [`TimeWindowedKStream`](super::TimeWindowedKStream),
+    /// [`SessionWindows`](super::SessionWindows) a
+    /// [`SessionWindowedKStream`](super::SessionWindowedKStream).
+    pub fn windowed_by<W: super::Windowing>(&self, windows: W) -> W::Stream<K, V> {
+        windows.windowed(self.clone())
+    }
+
+    fn aggregate_impl<VA: Clone + 'static>(
+        &self,
+        prefix: &str,
+        named: Option<Named>,
+        materialized: Materialized<K, VA>,
+        aggregation: Aggregation<K, V, VA>,
+    ) -> KTable<K, VA> {
+        let (store, name, input) = self.prepare_aggregation(prefix, named, materialized.name.clone());
         let mut b = lock(&self.stream.builder);
         let key_serde = materialized
             .key_serde

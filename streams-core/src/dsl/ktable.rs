@@ -24,6 +24,9 @@ pub struct KTable<K, V> {
     pub(crate) getter: ValueGetter<K, V>,
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) source_topics: BTreeSet<TopicName>,
+    /// The grace period of the windows upstream, for a table of windowed aggregates (what
+    /// `suppress(until_window_closes)` needs to know when a window closes).
+    pub(crate) window_grace: Option<i64>,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -38,6 +41,7 @@ impl<K, V> Clone for KTable<K, V> {
             getter: self.getter.clone(),
             send_old_values: Arc::clone(&self.send_old_values),
             source_topics: self.source_topics.clone(),
+            window_grace: self.window_grace,
             _types: PhantomData,
         }
     }
@@ -64,6 +68,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             getter,
             send_old_values,
             source_topics,
+            window_grace: None,
             _types: PhantomData,
         }
     }
@@ -110,7 +115,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
                 Ok((parent.get)(env, key)?.filter(|row| predicate(key, &row.value) == keep_if))
             }),
         };
-        KTable::new(
+        let mut table = KTable::new(
             Arc::clone(&self.builder),
             node,
             self.key_serde.clone(),
@@ -119,7 +124,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             getter,
             send_old_values,
             self.source_topics.clone(),
-        )
+        );
+        table.window_grace = self.window_grace;
+        table
     }
 
     /// Keeps the rows for which `predicate` is true; an update that fails it becomes a delete
@@ -180,7 +187,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
                 }))
             }),
         };
-        KTable::new(
+        let mut table = KTable::new(
             Arc::clone(&self.builder),
             node,
             self.key_serde.clone(),
@@ -189,7 +196,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             getter,
             Arc::new(AtomicBool::new(false)),
             self.source_topics.clone(),
-        )
+        );
+        table.window_grace = self.window_grace;
+        table
     }
 
     /// The table's changes as a stream: each update's new value, `None` for deletes.

@@ -24,6 +24,10 @@ mod kstream;
 mod ktable;
 pub(crate) mod operators;
 mod options;
+mod suppress;
+mod window_ops;
+mod windowed;
+mod windows;
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -34,6 +38,9 @@ pub use grouped::KGroupedStream;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
 pub use options::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned};
+pub use suppress::{BufferConfig, Suppressed};
+pub use windowed::{SessionWindowedKStream, TimeWindowedKStream, Windowing};
+pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
 
 use crate::internals::node::{
     Env, ProcessorNode, RuntimeNode, SinkNode, SourceNode, StoreMeta, TimestampedChangeForwarder,

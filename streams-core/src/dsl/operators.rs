@@ -123,6 +123,34 @@ pub(crate) enum Aggregation<K, V, VA> {
     },
 }
 
+impl<K, V: 'static, VA: 'static> Aggregation<K, V, VA> {
+    /// The aggregate a new window or session starts from: the initializer's value, or nothing
+    /// for a reduce (its first value becomes the aggregate).
+    pub(crate) fn initial(&self) -> Option<VA> {
+        match self {
+            Aggregation::Aggregate { initializer, .. } => Some(initializer()),
+            Aggregation::Reduce { .. } => None,
+        }
+    }
+
+    /// Folds `value` into `aggregate` (the initial aggregate when `None`).
+    pub(crate) fn apply(&self, key: &K, value: V, aggregate: Option<VA>) -> Result<VA, StreamsError> {
+        match (self, aggregate) {
+            (
+                Aggregation::Aggregate {
+                    initializer,
+                    aggregator,
+                },
+                None,
+            ) => Ok(aggregator(key, value, initializer())),
+            (Aggregation::Aggregate { aggregator, .. }, Some(old)) => Ok(aggregator(key, value, old)),
+            (Aggregation::Reduce { .. }, None) => into_aggregate::<V, VA>(value)
+                .ok_or_else(|| StreamsError::Internal("reduce with different value types".into())),
+            (Aggregation::Reduce { reducer }, Some(old)) => Ok(reducer(old, value)),
+        }
+    }
+}
+
 impl<K, V, VA> Clone for Aggregation<K, V, VA> {
     fn clone(&self) -> Self {
         match self {

@@ -146,6 +146,7 @@ pub struct Materialized<K, V> {
     pub(crate) value_serde: Option<SharedSerde<V>>,
     pub(crate) logging: bool,
     pub(crate) caching: bool,
+    pub(crate) retention: Option<std::time::Duration>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -158,6 +159,7 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             logging: true,
             caching: true,
+            retention: None,
         }
     }
 }
@@ -176,7 +178,9 @@ impl<K, V> Materialized<K, V> {
         }
     }
 
-    /// A store on the engine `supplier` (named after it).
+    /// A store on the engine `supplier` (named after it). For a windowed aggregation it must
+    /// be a window store supplier (`streams_state::Stores::persistent_window_store`, ...) or,
+    /// for sessions, a session store supplier.
     pub fn as_supplier(supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> Self {
         Materialized {
             name: Some(supplier.name().to_owned()),
@@ -236,6 +240,15 @@ impl<K, V> Materialized<K, V> {
     /// No write cache: every update is forwarded downstream.
     pub fn with_caching_disabled(mut self) -> Self {
         self.caching = false;
+        self
+    }
+
+    /// How long a window or session store keeps windows (windowed aggregations only). It must
+    /// be at least the window size plus the grace period (twice the time difference plus the
+    /// grace period for sliding windows, the inactivity gap plus the grace period for
+    /// sessions), which is the default. Ignored when a supplier is given, which has its own.
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = Some(retention);
         self
     }
 

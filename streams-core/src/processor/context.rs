@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use streams_state::KeyValueStore;
+use streams_state::{KeyValueStore, SessionStore, WindowStore};
 
 use super::{PunctuationType, Record, RecordMetadata, Schedule, ValueAndTimestamp};
 use crate::internals::node::{dispatch, forward_all, Env, NodeId, ScheduleEntry};
@@ -479,5 +479,234 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
     ) -> Result<(), StreamsError> {
         self.handle.value_bytes_into(value, timestamp, value_bytes)?;
         Ok(self.store.put(key_bytes, value_bytes)?)
+    }
+}
+
+impl<KOut, VOut> ProcessorContext<'_, KOut, VOut> {
+    /// A handle to the timestamped window store `name` this processor is connected to (values
+    /// kept with the timestamp of the latest record in their window). Call it in `init`.
+    pub fn timestamped_window_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<TimestampedWindowStoreHandle<K, V>, StreamsError> {
+        let handle = self.key_value_store::<K, V>(name)?;
+        let store = &self.env.stores[handle.index].store;
+        if !handle.timestamped || store.as_window_store().is_none() {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a timestamped window store".into(),
+            });
+        }
+        Ok(TimestampedWindowStoreHandle(handle))
+    }
+
+    /// Typed access to a timestamped window store.
+    pub fn window_store<'s, K, V>(
+        &'s mut self,
+        handle: &'s TimestampedWindowStoreHandle<K, V>,
+    ) -> Result<TimestampedWindowStoreView<'s, K, V>, StreamsError> {
+        let store = self.env.stores[handle.0.index]
+            .store
+            .as_window_store_mut()
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: handle.0.name.to_string(),
+                reason: "it is not a window store".into(),
+            })?;
+        Ok(TimestampedWindowStoreView {
+            store,
+            handle: &handle.0,
+        })
+    }
+
+    /// A handle to the session store `name` this processor is connected to. Call it in `init`.
+    pub fn session_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<SessionStoreHandle<K, V>, StreamsError> {
+        let handle = self.key_value_store::<K, V>(name)?;
+        if self.env.stores[handle.index].store.as_session_store().is_none() {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a session store".into(),
+            });
+        }
+        Ok(SessionStoreHandle(handle))
+    }
+
+    /// Typed access to a session store.
+    pub fn sessions<'s, K, V>(
+        &'s mut self,
+        handle: &'s SessionStoreHandle<K, V>,
+    ) -> Result<SessionStoreView<'s, K, V>, StreamsError> {
+        let store = self.env.stores[handle.0.index]
+            .store
+            .as_session_store_mut()
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: handle.0.name.to_string(),
+                reason: "it is not a session store".into(),
+            })?;
+        Ok(SessionStoreView {
+            store,
+            handle: &handle.0,
+        })
+    }
+}
+
+/// A processor's handle to a timestamped window store.
+pub struct TimestampedWindowStoreHandle<K, V>(KeyValueStoreHandle<K, V>);
+
+impl<K: 'static, V: 'static> TimestampedWindowStoreHandle<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Whether the store's key serde writes `key` as null.
+    pub(crate) fn is_null_key(&self, key: &K) -> bool {
+        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+    }
+
+    /// The serialized `key`.
+    pub fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
+        self.0.key_bytes(key)
+    }
+}
+
+/// Typed operations on a timestamped window store. Keys are given serialized once per record
+/// ([`TimestampedWindowStoreHandle::key_bytes`]); windows are named by their start.
+pub struct TimestampedWindowStoreView<'s, K, V> {
+    store: &'s mut dyn WindowStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+}
+
+impl<K: 'static, V: 'static> TimestampedWindowStoreView<'_, K, V> {
+    /// The value and timestamp of the window of `key` starting at `window_start`.
+    pub fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        self.store
+            .fetch(key, window_start)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()
+    }
+
+    /// Stores `value` written at `timestamp` in the window of `key` starting at `window_start`.
+    pub fn put(&mut self, key: &[u8], value: &V, timestamp: i64, window_start: i64) -> Result<(), StreamsError> {
+        let bytes = self.handle.value_bytes(value, timestamp)?;
+        Ok(self.store.put_window(key, Some(&bytes), window_start)?)
+    }
+
+    /// Removes the window of `key` starting at `window_start`.
+    pub fn delete(&mut self, key: &[u8], window_start: i64) -> Result<(), StreamsError> {
+        Ok(self.store.put_window(key, None, window_start)?)
+    }
+
+    /// `key`'s windows starting in `[from, to]`, oldest first, as (start, value).
+    pub fn fetch_range(
+        &self,
+        key: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, ValueAndTimestamp<V>)>, StreamsError> {
+        self.decode(self.store.fetch_range(key, from, to)?)
+    }
+
+    /// `key`'s windows starting in `[from, to]`, newest first.
+    pub fn backward_fetch_range(
+        &self,
+        key: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, ValueAndTimestamp<V>)>, StreamsError> {
+        self.decode(self.store.backward_fetch_range(key, from, to)?)
+    }
+
+    /// Every key's windows starting in `[from, to]`, ascending by (start, key bytes), as (key,
+    /// start, value).
+    pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<(K, i64, ValueAndTimestamp<V>)>, StreamsError> {
+        self.store
+            .fetch_all(from, to)?
+            .into_iter()
+            .map(|e| {
+                Ok((
+                    self.handle
+                        .key_serde
+                        .deserialize(&e.key)
+                        .map_err(|err| self.handle.err(err))?,
+                    e.window_start,
+                    self.handle.value_and_timestamp(&e.value)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn decode(
+        &self,
+        entries: Vec<streams_state::WindowEntry>,
+    ) -> Result<Vec<(i64, ValueAndTimestamp<V>)>, StreamsError> {
+        entries
+            .into_iter()
+            .map(|e| Ok((e.window_start, self.handle.value_and_timestamp(&e.value)?)))
+            .collect()
+    }
+}
+
+/// A processor's handle to a session store.
+pub struct SessionStoreHandle<K, V>(KeyValueStoreHandle<K, V>);
+
+impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Whether the store's key serde writes `key` as null.
+    pub(crate) fn is_null_key(&self, key: &K) -> bool {
+        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+    }
+
+    /// The serialized `key`.
+    pub fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
+        self.0.key_bytes(key)
+    }
+}
+
+/// Typed operations on a session store; keys are given serialized.
+pub struct SessionStoreView<'s, K, V> {
+    store: &'s mut dyn SessionStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+}
+
+impl<K: 'static, V: 'static> SessionStoreView<'_, K, V> {
+    /// `key`'s sessions ending at or after `earliest_end` and starting at or before
+    /// `latest_start`, ascending by (end, start).
+    pub fn find_sessions(
+        &self,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(crate::dsl::Window, V)>, StreamsError> {
+        self.store
+            .find_sessions(key, earliest_end, latest_start)?
+            .into_iter()
+            .map(|e| Ok((crate::dsl::Window::new(e.start, e.end), self.handle.value(&e.value)?)))
+            .collect()
+    }
+
+    /// The value of `key`'s session `window`.
+    pub fn fetch_session(&self, key: &[u8], window: crate::dsl::Window) -> Result<Option<V>, StreamsError> {
+        self.store
+            .fetch_session(key, window.start, window.end)?
+            .map(|v| self.handle.value(&v))
+            .transpose()
+    }
+
+    /// Stores `value` for `key`'s session `window`.
+    pub fn put(&mut self, key: &[u8], window: crate::dsl::Window, value: &V) -> Result<(), StreamsError> {
+        let bytes = self.handle.value_bytes(value, 0)?;
+        Ok(self.store.put_session(key, window.start, window.end, &bytes)?)
+    }
+
+    /// Removes `key`'s session `window`.
+    pub fn remove(&mut self, key: &[u8], window: crate::dsl::Window) -> Result<(), StreamsError> {
+        Ok(self.store.remove_session(key, window.start, window.end)?)
     }
 }

@@ -30,8 +30,9 @@ mod record;
 use std::time::Duration;
 
 pub use context::{
-    KeyValueStoreHandle, KeyValueStoreView, ProcessorContext, TimestampedKeyValueStoreHandle,
-    TimestampedKeyValueStoreView,
+    KeyValueStoreHandle, KeyValueStoreView, ProcessorContext, SessionStoreHandle, SessionStoreView,
+    TimestampedKeyValueStoreHandle, TimestampedKeyValueStoreView, TimestampedWindowStoreHandle,
+    TimestampedWindowStoreView,
 };
 pub use record::{Change, Header, Headers, ProducerRecord, RawRecord, Record, RecordMetadata, ValueAndTimestamp};
 

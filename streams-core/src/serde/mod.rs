@@ -19,11 +19,13 @@
 
 mod builtin;
 mod json;
+mod windowed;
 
 use std::sync::Arc;
 
 pub use builtin::{BytesSerde, F64Serde, I32Serde, I64Serde, StringSerde, U32Serde, U64Serde, UnitSerde};
 pub use json::JsonSerde;
+pub use windowed::{SessionWindowedSerde, TimeWindowedSerde};
 
 /// Why bytes could not become a value, or a value bytes.
 #[derive(Debug, thiserror::Error)]

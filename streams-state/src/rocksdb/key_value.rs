@@ -257,18 +257,20 @@ impl RocksDbKeyValueBytesStoreSupplier {
             reason,
         }
     }
+}
 
-    /// Store names become directory names: they must be one plain path component.
-    fn check_name(&self) -> Result<(), StateError> {
-        let name = self.name.as_str();
-        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-            return Err(self.config_error(format!(
+/// Store names become directory names: they must be one plain path component.
+pub(crate) fn check_store_name(name: &str) -> Result<(), StateError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(StateError::Config {
+            store: name.to_owned(),
+            reason: format!(
                 "the name {name:?} cannot be a directory name for a persistent store; \
                  use letters, digits, `.`, `_` and `-`"
-            )));
-        }
-        Ok(())
+            ),
+        });
     }
+    Ok(())
 }
 
 impl KeyValueBytesStoreSupplier for RocksDbKeyValueBytesStoreSupplier {
@@ -277,7 +279,7 @@ impl KeyValueBytesStoreSupplier for RocksDbKeyValueBytesStoreSupplier {
     }
 
     fn get(&self, state_dir: Option<&Path>) -> Result<Box<dyn KeyValueStore>, StateError> {
-        self.check_name()?;
+        check_store_name(&self.name)?;
         let Some(state_dir) = state_dir else {
             return Err(self.config_error(
                 "persistent (RocksDB) stores need a state directory, but none was given; \

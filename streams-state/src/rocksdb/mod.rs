@@ -29,4 +29,5 @@ pub mod config;
 pub mod key_value;
 
 pub use config::{RocksDbCompression, RocksDbConfig, RocksDbResources};
+pub(crate) use key_value::check_store_name;
 pub use key_value::{RocksDbKeyValueBytesStoreSupplier, RocksDbKeyValueStore, KEY_VALUE_STORES_DIR};

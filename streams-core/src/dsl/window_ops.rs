@@ -1,0 +1,444 @@
+//! The processors behind windowed aggregations (Kafka Streams' `KStreamWindowAggregate`,
+//! `KStreamSlidingWindowAggregate` and `KStreamSessionWindowAggregate`).
+//!
+//! Each keeps its own observed stream time (the largest timestamp it has processed), as Kafka
+//! Streams' processors do; a window is closed once `observed stream time - grace` has reached
+//! its end. A record for a closed window is dropped, logged at debug and counted in the task's
+//! `dropped-records` metric (once per closed window it would have updated).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::operators::Aggregation;
+use super::windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
+use crate::processor::{
+    Change, Processor, ProcessorContext, Record, SessionStoreHandle, TimestampedWindowStoreHandle, ValueAndTimestamp,
+};
+use crate::StreamsError;
+
+type Ctx<'a, K, VA> = ProcessorContext<'a, Windowed<K>, Change<VA>>;
+
+fn not_initialized(what: &str) -> StreamsError {
+    StreamsError::Internal(format!("{what} used before init"))
+}
+
+fn skip_expired<K, VA>(ctx: &mut Ctx<'_, K, VA>, store: &str, window: Window, close_time: i64, observed: i64) {
+    tracing::debug!(
+        store,
+        window_start = window.start,
+        window_end = window.end,
+        expiration = close_time,
+        stream_time = observed,
+        "skipping a record for an expired window"
+    );
+    ctx.record_dropped();
+}
+
+/// Tumbling and hopping windows.
+pub(crate) struct TimeWindowAggregateProcessor<K, V, VA> {
+    pub(crate) store: String,
+    pub(crate) windows: TimeWindows,
+    pub(crate) aggregation: Aggregation<K, V, VA>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+    pub(crate) handle: Option<TimestampedWindowStoreHandle<K, VA>>,
+    pub(crate) observed_stream_time: i64,
+}
+
+impl<K, V, VA> Processor<K, V, Windowed<K>, Change<VA>> for TimeWindowAggregateProcessor<K, V, VA>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+{
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("window aggregate"))?;
+        if handle.is_null_key(&record.key) {
+            tracing::warn!(store = %self.store, "skipping a record with a null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let timestamp = record.timestamp;
+        self.observed_stream_time = self.observed_stream_time.max(timestamp);
+        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let key_bytes = handle.key_bytes(&record.key)?;
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        for window in self.windows.windows_for(timestamp) {
+            if window.end <= close_time {
+                skip_expired(ctx, &self.store, window, close_time, self.observed_stream_time);
+                continue;
+            }
+            let mut store = ctx.window_store(handle)?;
+            let old = store.fetch(&key_bytes, window.start)?;
+            let (old_value, new_timestamp) = match old {
+                Some(old) => (Some(old.value), timestamp.max(old.timestamp)),
+                None => (self.aggregation.initial(), timestamp),
+            };
+            let new_value = self
+                .aggregation
+                .apply(&record.key, record.value.clone(), old_value.clone())?;
+            store.put(&key_bytes, &new_value, new_timestamp, window.start)?;
+            ctx.forward(Record {
+                key: Windowed::new(record.key.clone(), window),
+                value: Change::new(Some(new_value), if send_old { old_value } else { None }),
+                timestamp: new_timestamp,
+                headers: record.headers.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A window's aggregate as the sliding-window algorithm handles it: `None` is the empty
+/// aggregate of a reduce.
+type Slot<VA> = (Option<VA>, i64);
+
+/// Sliding windows, following Kafka Streams' algorithm record for record: each record has a
+/// left window `[t - d, t]` and, when later records fall within `d` of it, a right window
+/// `[t + 1, t + 1 + d]`; records earlier than `d` go to the window `[0, d]`.
+pub(crate) struct SlidingWindowAggregateProcessor<K, V, VA> {
+    pub(crate) store: String,
+    pub(crate) windows: SlidingWindows,
+    pub(crate) aggregation: Aggregation<K, V, VA>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+    pub(crate) handle: Option<TimestampedWindowStoreHandle<K, VA>>,
+    pub(crate) observed_stream_time: i64,
+}
+
+/// What the processing of one record works on.
+struct SlidingRecord<'r, K, V> {
+    key: &'r K,
+    key_bytes: &'r [u8],
+    value: &'r V,
+    timestamp: i64,
+    close_time: i64,
+    headers: &'r crate::processor::Headers,
+}
+
+impl<K, V, VA> SlidingWindowAggregateProcessor<K, V, VA>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+{
+    fn diff(&self) -> i64 {
+        self.windows.time_difference_ms()
+    }
+
+    /// Adds the record to the window starting at `start` whose aggregate is `slot`, unless
+    /// the window has closed.
+    fn update_and_forward(
+        &self,
+        ctx: &mut Ctx<'_, K, VA>,
+        r: &SlidingRecord<'_, K, V>,
+        start: i64,
+        slot: Slot<VA>,
+    ) -> Result<(), StreamsError> {
+        let window = Window::new(start, start.saturating_add(self.diff()));
+        if window.end < r.close_time {
+            skip_expired(ctx, &self.store, window, r.close_time, self.observed_stream_time);
+            return Ok(());
+        }
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("sliding window aggregate"))?;
+        let (old_value, old_timestamp) = slot;
+        let new_timestamp = r.timestamp.max(old_timestamp);
+        let new_value = self.aggregation.apply(r.key, r.value.clone(), old_value.clone())?;
+        ctx.window_store(handle)?
+            .put(r.key_bytes, &new_value, new_timestamp, start)?;
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        ctx.forward(Record {
+            key: Windowed::new(r.key.clone(), window),
+            value: Change::new(Some(new_value), if send_old { old_value } else { None }),
+            timestamp: new_timestamp,
+            headers: r.headers.clone(),
+        })
+    }
+
+    /// Creates the record's right window holding what a later window already aggregated
+    /// (the record itself is not in its own right window).
+    fn create_right_window(
+        &self,
+        ctx: &mut Ctx<'_, K, VA>,
+        r: &SlidingRecord<'_, K, V>,
+        right: ValueAndTimestamp<VA>,
+    ) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("sliding window aggregate"))?;
+        let start = r.timestamp.saturating_add(1);
+        let window = Window::new(start, start.saturating_add(self.diff()));
+        ctx.window_store(handle)?
+            .put(r.key_bytes, &right.value, right.timestamp, start)?;
+        ctx.forward(Record {
+            key: Windowed::new(r.key.clone(), window),
+            value: Change::new(Some(right.value), None),
+            timestamp: right.timestamp,
+            headers: r.headers.clone(),
+        })
+    }
+
+    fn new_slot(&self, timestamp: i64) -> Slot<VA> {
+        (self.aggregation.initial(), timestamp)
+    }
+
+    /// The usual case, `timestamp >= time difference`: walks the windows that can hold the
+    /// record from the newest back.
+    fn process_windows(&self, ctx: &mut Ctx<'_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("sliding window aggregate"))?;
+        let diff = self.diff();
+        let ts = r.timestamp;
+        let existing = ctx.window_store(handle)?.backward_fetch_range(
+            r.key_bytes,
+            ts.saturating_sub(diff.saturating_mul(2)).max(0),
+            ts.saturating_add(1),
+        )?;
+        let mut starts = HashSet::new();
+        let mut left_agg: Option<ValueAndTimestamp<VA>> = None;
+        let mut right_agg: Option<ValueAndTimestamp<VA>> = None;
+        let mut left_created = false;
+        let mut right_created = false;
+        let mut previous_timestamp: Option<i64> = None;
+        for (start, vat) in existing {
+            starts.insert(start);
+            let end = start.saturating_add(diff);
+            let max_timestamp = vat.timestamp;
+            if start == ts.saturating_add(1) {
+                right_created = true;
+            } else if end > ts {
+                if right_agg.is_none() {
+                    right_agg = Some(vat.clone());
+                }
+                self.update_and_forward(ctx, r, start, (Some(vat.value), vat.timestamp))?;
+            } else if end == ts {
+                left_created = true;
+                self.update_and_forward(ctx, r, start, (Some(vat.value), vat.timestamp))?;
+                if max_timestamp < ts {
+                    previous_timestamp = Some(max_timestamp);
+                } else {
+                    return Ok(());
+                }
+            } else {
+                left_agg = Some(vat);
+                previous_timestamp = Some(max_timestamp);
+                break;
+            }
+        }
+        // The previous record's right window, if the record falls in it and it is missing.
+        if let Some(previous) = previous_timestamp {
+            let previous_right_start = previous.saturating_add(1);
+            if !starts.contains(&previous_right_start) && previous_right_start.saturating_add(diff) >= ts {
+                self.update_and_forward(ctx, r, previous_right_start, self.new_slot(ts))?;
+            }
+        }
+        // The record's left window.
+        if !left_created {
+            let slot = match (previous_timestamp, left_agg) {
+                (Some(previous), Some(left)) if ts.saturating_sub(diff) <= previous => (Some(left.value), ts),
+                _ => self.new_slot(ts),
+            };
+            self.update_and_forward(ctx, r, ts.saturating_sub(diff), slot)?;
+        }
+        // The record's right window, when later records exist within the time difference.
+        if !right_created {
+            if let Some(right) = right_agg.filter(|right| right.timestamp > ts) {
+                self.create_right_window(ctx, r, right)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records with `0 <= timestamp < time difference`, whose left window would start before
+    /// 0: they go to the window `[0, time difference]`.
+    fn process_early(&self, ctx: &mut Ctx<'_, K, VA>, r: &SlidingRecord<'_, K, V>) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("sliding window aggregate"))?;
+        let ts = r.timestamp;
+        let existing = ctx
+            .window_store(handle)?
+            .fetch_range(r.key_bytes, 0, ts.saturating_add(1))?;
+        let mut combined: Option<ValueAndTimestamp<VA>> = None;
+        let mut right_agg: Option<ValueAndTimestamp<VA>> = None;
+        let mut right_created = false;
+        let mut starts = HashSet::new();
+        let mut previous_timestamp: Option<i64> = None;
+        for (start, vat) in existing {
+            starts.insert(start);
+            if start == 0 {
+                if vat.timestamp < ts {
+                    previous_timestamp = Some(vat.timestamp);
+                }
+                combined = Some(vat);
+            } else if start <= ts {
+                right_agg = Some(vat.clone());
+                self.update_and_forward(ctx, r, start, (Some(vat.value), vat.timestamp))?;
+            } else if start == ts.saturating_add(1) {
+                right_created = true;
+            } else {
+                return Err(StreamsError::Internal(format!(
+                    "sliding window aggregate `{}`: unexpected window starting at {start} for a record at {ts}",
+                    self.store
+                )));
+            }
+        }
+        if right_agg.is_none() {
+            right_agg = combined.clone().filter(|c| c.timestamp > ts);
+        }
+        if !right_created {
+            if let Some(right) = right_agg.filter(|right| right.timestamp > ts) {
+                self.create_right_window(ctx, r, right)?;
+            }
+        }
+        if let Some(previous) = previous_timestamp {
+            if !starts.contains(&previous.saturating_add(1)) {
+                self.update_and_forward(ctx, r, previous.saturating_add(1), self.new_slot(ts))?;
+            }
+        }
+        let slot = match combined {
+            Some(c) => (Some(c.value), c.timestamp),
+            None => self.new_slot(ts),
+        };
+        self.update_and_forward(ctx, r, 0, slot)
+    }
+}
+
+impl<K, V, VA> Processor<K, V, Windowed<K>, Change<VA>> for SlidingWindowAggregateProcessor<K, V, VA>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+{
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("sliding window aggregate"))?;
+        if handle.is_null_key(&record.key) {
+            tracing::warn!(store = %self.store, "skipping a record with a null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let timestamp = record.timestamp;
+        self.observed_stream_time = self.observed_stream_time.max(timestamp);
+        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let diff = self.diff();
+        if timestamp.saturating_add(1).saturating_add(diff) <= close_time {
+            let window = Window::new(timestamp.saturating_sub(diff), timestamp);
+            skip_expired(ctx, &self.store, window, close_time, self.observed_stream_time);
+            return Ok(());
+        }
+        let key_bytes = handle.key_bytes(&record.key)?;
+        let r = SlidingRecord {
+            key: &record.key,
+            key_bytes: &key_bytes,
+            value: &record.value,
+            timestamp,
+            close_time,
+            headers: &record.headers,
+        };
+        if timestamp < diff {
+            self.process_early(ctx, &r)
+        } else {
+            self.process_windows(ctx, &r)
+        }
+    }
+}
+
+/// Session windows: a record joins (and merges) every session of its key within the
+/// inactivity gap; merged sessions are removed from the store and deleted downstream.
+pub(crate) struct SessionWindowAggregateProcessor<K, V, VA> {
+    pub(crate) store: String,
+    pub(crate) windows: SessionWindows,
+    pub(crate) aggregation: Aggregation<K, V, VA>,
+    /// Combines two session aggregates: (key, aggregate so far, a merged session's aggregate).
+    pub(crate) merger: Arc<dyn Fn(&K, Option<VA>, VA) -> VA + Send + Sync>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+    pub(crate) handle: Option<SessionStoreHandle<K, VA>>,
+    pub(crate) observed_stream_time: i64,
+}
+
+impl<K, V, VA> Processor<K, V, Windowed<K>, Change<VA>> for SessionWindowAggregateProcessor<K, V, VA>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+{
+    fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        self.handle = Some(ctx.session_store::<K, VA>(&self.store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| not_initialized("session window aggregate"))?;
+        if handle.is_null_key(&record.key) {
+            tracing::warn!(store = %self.store, "skipping a record with a null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let timestamp = record.timestamp;
+        self.observed_stream_time = self.observed_stream_time.max(timestamp);
+        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let gap = self.windows.inactivity_gap_ms();
+        let key_bytes = handle.key_bytes(&record.key)?;
+        let overlapping = ctx.sessions(handle)?.find_sessions(
+            &key_bytes,
+            timestamp.saturating_sub(gap),
+            timestamp.saturating_add(gap),
+        )?;
+        let new_window = Window::new(timestamp, timestamp);
+        let mut merged_window = new_window;
+        let mut aggregate = self.aggregation.initial();
+        for (window, value) in &overlapping {
+            aggregate = Some((self.merger)(&record.key, aggregate, value.clone()));
+            merged_window = Window::new(merged_window.start.min(window.start), merged_window.end.max(window.end));
+        }
+        if merged_window.end < close_time {
+            skip_expired(ctx, &self.store, merged_window, close_time, self.observed_stream_time);
+            return Ok(());
+        }
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        if merged_window != new_window {
+            for (window, value) in overlapping {
+                ctx.sessions(handle)?.remove(&key_bytes, window)?;
+                ctx.forward(Record {
+                    key: Windowed::new(record.key.clone(), window),
+                    value: Change::new(None, if send_old { Some(value) } else { None }),
+                    timestamp: window.end,
+                    headers: record.headers.clone(),
+                })?;
+            }
+        }
+        let aggregate = self.aggregation.apply(&record.key, record.value, aggregate)?;
+        ctx.sessions(handle)?.put(&key_bytes, merged_window, &aggregate)?;
+        ctx.forward(Record {
+            key: Windowed::new(record.key, merged_window),
+            value: Change::new(Some(aggregate), None),
+            timestamp: merged_window.end,
+            headers: record.headers,
+        })
+    }
+}
