@@ -25,6 +25,7 @@ mod error;
 pub mod logging;
 pub mod memory;
 pub mod restore;
+pub mod shared;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod store;
@@ -39,6 +40,7 @@ pub use error::StateError;
 pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
 pub use restore::restore_all;
+pub use shared::{SharedKeyValueStore, SharedStoreReader, SharedStoreWriter};
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,
     KeyValueStore, RecordClock, StateStore,

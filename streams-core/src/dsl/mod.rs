@@ -19,6 +19,7 @@
 //! # Ok::<(), streams_core::StreamsError>(())
 //! ```
 
+mod global;
 mod grouped;
 mod kstream;
 mod ktable;
@@ -30,6 +31,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use global::GlobalKTable;
 pub use grouped::KGroupedStream;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
@@ -148,6 +150,7 @@ impl BuilderInner {
             children: Vec::new(),
             stores,
             factory,
+            global: false,
         });
         id
     }
@@ -160,6 +163,7 @@ impl BuilderInner {
             logging: def.logging,
             caching: def.caching,
             forwarder: def.forwarder,
+            global: false,
         });
     }
 
