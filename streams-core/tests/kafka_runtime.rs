@@ -313,3 +313,85 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_stops() 
     );
     assert_eq!(decode_counts(records), final_counts(&all));
 }
+
+#[test]
+fn headers_reach_the_output_and_records_without_headers_stay_without() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Header, Headers as _, OwnedHeaders};
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use rdkafka::{ClientConfig, Message};
+
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("in", 1).expect("topic");
+    kafka.create_topic("out", 1).expect("topic");
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .expect("producer");
+    let with = OwnedHeaders::new()
+        .insert(Header {
+            key: "trace",
+            value: Some("abc"),
+        })
+        .insert(Header::<&str> {
+            key: "empty",
+            value: None,
+        });
+    producer
+        .send(BaseRecord::to("in").key("a").payload("1").headers(with))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer
+        .send(BaseRecord::<str, str>::to("in").key("b").payload("2"))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .map_values(|v| format!("{v}!"))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(
+        builder.build().expect("topology"),
+        config(&kafka, "headers", dir.path()),
+    )
+    .expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", "headers-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("reader");
+    reader.subscribe(&["out"]).expect("subscribe");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 2 && Instant::now() < deadline {
+        if let Some(message) = reader.poll(Duration::from_millis(100)) {
+            let message = message.expect("message");
+            let headers: Vec<(String, Option<Vec<u8>>)> = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            seen.push((message.payload().map(<[u8]>::to_vec), headers));
+        }
+    }
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                Some(b"1!".to_vec()),
+                vec![("trace".to_owned(), Some(b"abc".to_vec())), ("empty".to_owned(), None)]
+            ),
+            (Some(b"2!".to_vec()), vec![]),
+        ]
+    );
+}

@@ -151,6 +151,11 @@ impl Task {
         self.queues.iter().any(|q| q.records.is_empty())
     }
 
+    /// Number of input topics with no buffered record.
+    pub fn empty_input_count(&self) -> usize {
+        self.queues.iter().filter(|q| q.records.is_empty()).count()
+    }
+
     /// Input topics with no buffered record. Kafka Streams waits before processing while such a
     /// partition still has records on the broker, so that records are taken in timestamp order
     /// across partitions; the runtime uses this to decide.

@@ -227,6 +227,18 @@ fn client_config(config: &StreamsConfig) -> ClientConfig {
     client
 }
 
+/// librdkafka pauses fetching a partition for `fetch.queue.backoff.ms` (1 s by default) once
+/// its prefetch queue is full; a thread that empties the queue faster would then sit idle, so
+/// the runtime's consumers check again after 10 ms unless the property is set.
+const FETCH_QUEUE_BACKOFF: (&str, &str) = ("fetch.queue.backoff.ms", "10");
+
+/// Sets `key` to `value` unless the application's configuration sets it.
+fn set_default(client: &mut ClientConfig, config: &StreamsConfig, (key, value): (&str, &str)) {
+    if !config.client_properties.contains_key(key) {
+        client.set(key, value);
+    }
+}
+
 /// Runs a topology against Kafka. See the [module docs](self).
 pub struct KafkaStreams {
     topology: Arc<Topology>,
@@ -388,6 +400,7 @@ impl KafkaStreams {
             if eos {
                 consumer_config.set("isolation.level", "read_committed");
             }
+            set_default(&mut consumer_config, &self.config, FETCH_QUEUE_BACKOFF);
             let mut producer_config = client_config(&self.config);
             producer_config
                 .set("partitioner", "murmur2_random")
@@ -408,6 +421,12 @@ impl KafkaStreams {
             if eos {
                 restore_config.set("isolation.level", "read_committed");
             }
+            set_default(&mut restore_config, &self.config, FETCH_QUEUE_BACKOFF);
+            let mut probe_config = client_config(&self.config);
+            probe_config.set("client.id", format!("{app}-StreamThread-{}-lag-probe", index + 1));
+            if eos {
+                probe_config.set("isolation.level", "read_committed");
+            }
             let setup = thread::ThreadSetup {
                 index,
                 topology: Arc::clone(&self.topology),
@@ -415,6 +434,7 @@ impl KafkaStreams {
                 consumer_config,
                 producer_config,
                 restore_config,
+                probe_config,
                 partitions: partitions.clone(),
                 source_topics: source_topics.clone(),
                 deserialization_handler: Arc::clone(&handler),
