@@ -6,7 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder};
-use streams_core::processor::{KeyValueStoreHandle, Processor, ProcessorContext, Record, TimestampedKeyValueStoreHandle};
+use streams_core::internals::partitioner::murmur2_partition;
+use streams_core::processor::{
+    KeyValueStoreHandle, Processor, ProcessorContext, Record, TimestampedKeyValueStoreHandle,
+};
 use streams_core::serde::Serdes;
 use streams_core::state::Stores;
 use streams_core::StreamsError;
@@ -30,7 +33,11 @@ impl Processor<String, String, String, String> for Enrich {
         Ok(())
     }
 
-    fn process(&mut self, record: Record<String, String>, ctx: &mut ProcessorContext<'_, String, String>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), StreamsError> {
         let handle = self.0.as_ref().ok_or_else(not_initialized)?;
         let region = ctx.timestamped_kv(handle).get(&record.key)?.map_or(s("?"), |v| v.value);
         let value = format!("{}@{region}", record.value);
@@ -148,7 +155,10 @@ fn piping_into_a_global_topic_updates_the_store_at_once_over_every_partition() -
         driver.key_value_store::<String, String>("regions")?,
         vec![(s("alice"), s("us")), (s("carol"), s("apac"))]
     );
-    assert_eq!(driver.store_get::<String, String>("regions", &s("carol"))?, Some(s("apac")));
+    assert_eq!(
+        driver.store_get::<String, String>("regions", &s("carol"))?,
+        Some(s("apac"))
+    );
     // The global store is read in the global task only, not once per stream task.
     assert_eq!(driver.total_metrics().records_processed, 4);
     Ok(())
@@ -163,9 +173,14 @@ impl Processor<String, String, String, String> for Writer {
         Ok(())
     }
 
-    fn process(&mut self, record: Record<String, String>, ctx: &mut ProcessorContext<'_, String, String>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), StreamsError> {
         let handle = self.0.as_ref().ok_or_else(not_initialized)?;
-        ctx.timestamped_kv(handle).put(&record.key, &record.value, record.timestamp)?;
+        ctx.timestamped_kv(handle)
+            .put(&record.key, &record.value, record.timestamp)?;
         Ok(())
     }
 }
@@ -181,7 +196,7 @@ fn stream_processors_cannot_write_a_global_store() -> Result<(), StreamsError> {
     builder
         .stream::<String, String>("orders", Consumed::with(Serdes::string(), Serdes::string()))
         .process(|| Writer(None), &[])
-        .to("out", Produced::new());
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
     let driver = TopologyTestDriver::new(builder.build()?)?;
     let mut orders = driver.create_input_topic("orders", Serdes::string(), Serdes::string());
     let err = orders
@@ -212,7 +227,11 @@ impl Processor<String, Option<String>, (), ()> for ModelLoader {
         Ok(())
     }
 
-    fn process(&mut self, record: Record<String, Option<String>>, ctx: &mut ProcessorContext<'_, (), ()>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<String, Option<String>>,
+        ctx: &mut ProcessorContext<'_, (), ()>,
+    ) -> Result<(), StreamsError> {
         let store = self.store.as_ref().ok_or_else(not_initialized)?;
         let meta = ctx
             .record_metadata()
@@ -247,7 +266,11 @@ impl Processor<String, i64, String, i64> for Score {
         Ok(())
     }
 
-    fn process(&mut self, record: Record<String, i64>, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<String, i64>,
+        ctx: &mut ProcessorContext<'_, String, i64>,
+    ) -> Result<(), StreamsError> {
         let store = self.0.as_ref().ok_or_else(not_initialized)?;
         let Some(weight) = ctx.kv(store).get(&record.key)? else {
             ctx.record_dropped();
@@ -260,8 +283,12 @@ impl Processor<String, i64, String, i64> for Score {
 
 fn model_topology(registry: &Registry) -> StreamsBuilder {
     let builder = StreamsBuilder::new();
-    let store = Stores::key_value_store_builder(Stores::in_memory_key_value_store("models"), Serdes::string(), Serdes::i64())
-        .with_logging_disabled();
+    let store = Stores::key_value_store_builder::<String, i64>(
+        Stores::in_memory_key_value_store("models"),
+        Serdes::string(),
+        Serdes::i64(),
+    )
+    .with_logging_disabled();
     let registry = Arc::clone(registry);
     builder.add_global_store(
         store,
@@ -275,7 +302,7 @@ fn model_topology(registry: &Registry) -> StreamsBuilder {
     builder
         .stream::<String, i64>("inputs", Consumed::with(Serdes::string(), Serdes::i64()))
         .process(|| Score(None), &[])
-        .to("scores", Produced::new());
+        .to("scores", Produced::with(Serdes::string(), Serdes::i64()));
     builder
 }
 
@@ -306,28 +333,28 @@ fn a_custom_global_processor_sees_every_record_and_stream_tasks_read_its_store()
     );
     assert_eq!(driver.key_value_store::<String, i64>("models")?, vec![(s("m1"), 10)]);
     assert_eq!(driver.total_metrics().dropped_records, 2);
-    // Keys land on the partitions murmur2 gives them (m1 and m2 on different partitions of
-    // two); offsets count per partition.
-    let seen = registry.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let p1 = seen[0].1;
-    let p2 = seen[1].1;
-    assert_ne!(p1, p2);
-    assert_eq!(
-        seen,
-        vec![
-            (s("m1"), p1, 0),
-            (s("m2"), p2, 0),
-            (s("m1"), p1, 1),
-            (s("m2"), p2, 1)
-        ]
-    );
+    // Every record reached the global processor with the partition murmur2 gives its key and
+    // its offset within that partition.
+    let partition = |key: &str| murmur2_partition(key.as_bytes(), 2);
+    let mut next_offset = [0i64; 2];
+    let mut expected = Vec::new();
+    for key in ["m1", "m2", "m1", "m2"] {
+        let p = partition(key);
+        expected.push((s(key), p, next_offset[p as usize]));
+        next_offset[p as usize] += 1;
+    }
+    assert_eq!(*registry.lock().unwrap_or_else(|e| e.into_inner()), expected);
     Ok(())
 }
 
 #[test]
 fn a_global_store_with_logging_enabled_is_refused() {
     let builder = StreamsBuilder::new();
-    let store = Stores::key_value_store_builder(Stores::in_memory_key_value_store("models"), Serdes::string(), Serdes::i64());
+    let store = Stores::key_value_store_builder::<String, i64>(
+        Stores::in_memory_key_value_store("models"),
+        Serdes::string(),
+        Serdes::i64(),
+    );
     let registry = Registry::default();
     builder.add_global_store(
         store,
@@ -359,7 +386,7 @@ fn a_global_store_is_not_connected_to_stream_processors_by_name() {
     builder
         .stream::<String, String>("orders", Consumed::with(Serdes::string(), Serdes::string()))
         .process(|| Enrich(None), &["regions"])
-        .to("enriched", Produced::new());
+        .to("enriched", Produced::with(Serdes::string(), Serdes::string()));
     let err = builder.build().err().map(|e| e.to_string());
     assert_eq!(
         err.as_deref(),
@@ -384,12 +411,18 @@ fn order_join(left: bool) -> Result<TopologyTestDriver, StreamsError> {
             |customer, region| format!("{customer}/{}", region.map_or("none", String::as_str)),
         )
     } else {
-        orders.join_global(&regions, |_, customer| customer.clone(), |customer, region| format!("{customer}/{region}"))
+        orders.join_global(
+            &regions,
+            |_, customer| customer.clone(),
+            |customer, region| format!("{customer}/{region}"),
+        )
     };
     joined.to("out", Produced::with(Serdes::string(), Serdes::string()));
     TopologyTestDriver::with_config(
         builder.build()?,
-        DriverConfig::default().with_partitions("orders", 4).with_partitions("regions", 1),
+        DriverConfig::default()
+            .with_partitions("orders", 4)
+            .with_partitions("regions", 1),
     )
 }
 
@@ -422,7 +455,10 @@ fn a_stream_global_table_inner_join_emits_only_matches() -> Result<(), StreamsEr
         ]
     );
     let description = driver.topology().describe().to_string();
-    assert!(description.contains("    Processor: KSTREAM-JOIN-0000000004 (stores: [])\n"), "{description}");
+    assert!(
+        description.contains("    Processor: KSTREAM-JOIN-0000000004 (stores: [])\n"),
+        "{description}"
+    );
     Ok(())
 }
 
@@ -440,7 +476,10 @@ fn a_stream_global_table_left_join_emits_every_record() -> Result<(), StreamsErr
         ]
     );
     let description = driver.topology().describe().to_string();
-    assert!(description.contains("    Processor: KSTREAM-LEFTJOIN-0000000004 (stores: [])\n"), "{description}");
+    assert!(
+        description.contains("    Processor: KSTREAM-LEFTJOIN-0000000004 (stores: [])\n"),
+        "{description}"
+    );
     Ok(())
 }
 
@@ -480,7 +519,11 @@ fn nullable_lookup_join(left: bool) -> Result<Vec<(String, String)>, StreamsErro
         .read_key_values_to_list()?;
     let dropped = driver.total_metrics().dropped_records;
     assert_eq!(dropped, u64::from(!left));
-    assert!(driver.topology().describe().to_string().contains("Processor: enrich (stores: [])"));
+    assert!(driver
+        .topology()
+        .describe()
+        .to_string()
+        .contains("Processor: enrich (stores: [])"));
     Ok(out)
 }
 

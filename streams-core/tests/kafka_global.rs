@@ -44,7 +44,11 @@ fn config(kafka: &EmbeddedKafka, dir: &std::path::Path) -> StreamsConfig {
 }
 
 fn kv(key: &str, value: &str, timestamp: i64) -> (Option<Vec<u8>>, Option<Vec<u8>>, i64) {
-    (Some(key.as_bytes().to_vec()), Some(value.as_bytes().to_vec()), timestamp)
+    (
+        Some(key.as_bytes().to_vec()),
+        Some(value.as_bytes().to_vec()),
+        timestamp,
+    )
 }
 
 /// The output so far, by order id.
@@ -56,7 +60,9 @@ fn output(kafka: &EmbeddedKafka, expected: usize) -> BTreeMap<String, String> {
             return records
                 .into_iter()
                 .map(|r| {
-                    let text = |bytes: Option<Vec<u8>>| Serde::<String>::deserialize(&Serdes::string(), &bytes.expect("bytes")).expect("utf-8");
+                    let text = |bytes: Option<Vec<u8>>| {
+                        Serde::<String>::deserialize(&Serdes::string(), &bytes.expect("bytes")).expect("utf-8")
+                    };
                     (text(r.key), text(r.value))
                 })
                 .collect();
@@ -76,10 +82,16 @@ fn a_global_table_is_restored_before_processing_followed_while_running_and_check
     }
     let regions = [("alice", "eu"), ("bob", "us"), ("carol", "apac"), ("alice", "us")];
     kafka
-        .produce("regions", regions.iter().enumerate().map(|(i, (k, v))| kv(k, v, i as i64 + 1)))
+        .produce(
+            "regions",
+            regions.iter().enumerate().map(|(i, (k, v))| kv(k, v, i as i64 + 1)),
+        )
         .expect("produce");
     kafka
-        .produce("orders", [kv("o1", "alice", 10), kv("o2", "bob", 11), kv("o3", "dave", 12)])
+        .produce(
+            "orders",
+            [kv("o1", "alice", 10), kv("o2", "bob", 11), kv("o3", "dave", 12)],
+        )
         .expect("produce");
     let dir = tempfile::tempdir().expect("tempdir");
 
@@ -88,7 +100,11 @@ fn a_global_table_is_restored_before_processing_followed_while_running_and_check
     // Restored before the stream threads started: every order sees the whole table.
     assert_eq!(
         output(&kafka, 3),
-        BTreeMap::from([(s("o1"), s("alice/us")), (s("o2"), s("bob/us")), (s("o3"), s("dave/none"))])
+        BTreeMap::from([
+            (s("o1"), s("alice/us")),
+            (s("o2"), s("bob/us")),
+            (s("o3"), s("dave/none"))
+        ])
     );
     // Followed while running.
     kafka.produce("regions", [kv("dave", "eu", 20)]).expect("produce");

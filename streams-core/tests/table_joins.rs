@@ -28,9 +28,10 @@ fn driver(variant: Variant) -> Result<TopologyTestDriver, StreamsError> {
         Variant::Left => left.left_join(&right, |l, r| format!("[{l},{}]", show(r))),
         Variant::Outer => left.outer_join(&right, |l, r| format!("[{},{}]", show(l), show(r))),
     };
-    joined
-        .to_stream()
-        .to("out", Produced::with(Serdes::string(), Serdes::nullable(Serdes::string())));
+    joined.to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+    );
     TopologyTestDriver::new(builder.build()?)
 }
 

@@ -25,9 +25,9 @@ mod error;
 pub mod logging;
 pub mod memory;
 pub mod restore;
-pub mod shared;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
+pub mod shared;
 pub mod store;
 
 #[cfg(feature = "rocksdb")]

@@ -240,14 +240,23 @@ mod tests {
         assert_eq!(writer.delete(b"c").unwrap(), Some(b"3".to_vec()));
         assert_eq!(reader.get(b"a").unwrap(), Some(b"1".to_vec()));
         let all: Vec<_> = reader.all().unwrap().map(Result::unwrap).collect();
-        assert_eq!(all, vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert_eq!(
+            all,
+            vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]
+        );
         let range: Vec<_> = reader.range(b"b", b"z").unwrap().map(Result::unwrap).collect();
         assert_eq!(range, vec![(b"b".to_vec(), b"2".to_vec())]);
         assert_eq!(reader.approximate_num_entries().unwrap(), 2);
         let err = reader.put(b"a", b"9").unwrap_err();
-        assert_eq!(err.to_string(), "state store `g` is read-only here: only its global processor writes it");
+        assert_eq!(
+            err.to_string(),
+            "state store `g` is read-only here: only its global processor writes it"
+        );
         assert!(matches!(reader.delete(b"a"), Err(StateError::ReadOnly { .. })));
-        assert!(matches!(reader.put_if_absent(b"z", b"9"), Err(StateError::ReadOnly { .. })));
+        assert!(matches!(
+            reader.put_if_absent(b"z", b"9"),
+            Err(StateError::ReadOnly { .. })
+        ));
         assert!(matches!(reader.restore_batch(&[]), Err(StateError::ReadOnly { .. })));
         // Closing a reader leaves the store open for the writer and the other readers.
         reader.close().unwrap();

@@ -107,7 +107,9 @@ impl StreamsBuilder {
             topic,
             consumed.name,
             source_factory(Arc::clone(&key_serde), nullable),
-            processor_factory(move || Box::new(make()) as Box<dyn Processor<K, Option<V>, K, _>>),
+            processor_factory(move || {
+                Box::new(make()) as Box<dyn Processor<K, Option<V>, K, crate::processor::Change<V>>>
+            }),
         );
         GlobalKTable {
             getter: ValueGetter::from_store(&store, key_serde, value_serde),
@@ -150,7 +152,7 @@ impl StreamsBuilder {
     /// }
     ///
     /// let builder = StreamsBuilder::new();
-    /// let store = Stores::key_value_store_builder(Stores::in_memory_key_value_store("lengths"), Serdes::string(), Serdes::i64())
+    /// let store = Stores::key_value_store_builder::<String, i64>(Stores::in_memory_key_value_store("lengths"), Serdes::string(), Serdes::i64())
     ///     .with_logging_disabled();
     /// builder.add_global_store(store, "configs", Consumed::with(Serdes::string(), Serdes::string()), || Lengths(None));
     /// assert!(builder.build()?.has_global_stores());

@@ -741,7 +741,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
         joiner: impl Fn(&V, &VT) -> VR + Send + Sync + 'static,
     ) -> KStream<K, VR> {
-        self.join_global_impl(None, table, Arc::new(key_selector), StreamTableJoiner::Inner(Arc::new(joiner)))
+        self.join_global_impl(
+            None,
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Inner(Arc::new(joiner)),
+        )
     }
 
     /// [`join_global`](Self::join_global) with a processor name.
@@ -752,7 +757,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joiner: impl Fn(&V, &VT) -> VR + Send + Sync + 'static,
         named: Named,
     ) -> KStream<K, VR> {
-        self.join_global_impl(Some(named), table, Arc::new(key_selector), StreamTableJoiner::Inner(Arc::new(joiner)))
+        self.join_global_impl(
+            Some(named),
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Inner(Arc::new(joiner)),
+        )
     }
 
     /// Left join with a global table: every record produces `joiner(value, row)`, with `None`
@@ -764,7 +774,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
         joiner: impl Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
     ) -> KStream<K, VR> {
-        self.join_global_impl(None, table, Arc::new(key_selector), StreamTableJoiner::Left(Arc::new(joiner)))
+        self.join_global_impl(
+            None,
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Left(Arc::new(joiner)),
+        )
     }
 
     /// [`left_join_global`](Self::left_join_global) with a processor name.
@@ -775,7 +790,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joiner: impl Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
         named: Named,
     ) -> KStream<K, VR> {
-        self.join_global_impl(Some(named), table, Arc::new(key_selector), StreamTableJoiner::Left(Arc::new(joiner)))
+        self.join_global_impl(
+            Some(named),
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Left(Arc::new(joiner)),
+        )
     }
 
     fn join_global_impl<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(

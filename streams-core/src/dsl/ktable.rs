@@ -262,7 +262,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let merge_name = b.new_processor_name("KTABLE-MERGE-");
         let this_name = b.new_processor_name("KTABLE-JOINTHIS-");
         let other_name = b.new_processor_name("KTABLE-JOINOTHER-");
-        let (other_getter, this_joiner, this_flag) = (other.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
+        let (other_getter, this_joiner, this_flag) =
+            (other.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
         let join_this = b.add_node(
             this_name,
             NodeKind::Processor,
@@ -276,7 +277,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
                 }) as Box<dyn Processor<K, Change<V>, K, Change<VR>>>
             }),
         );
-        let (this_getter, other_joiner, other_flag) = (self.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
+        let (this_getter, other_joiner, other_flag) =
+            (self.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
         let join_other = b.add_node(
             other_name,
             NodeKind::Processor,
@@ -310,7 +312,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             get: Arc::new(move |env, key: &K| {
                 let this = (this_getter.get)(env, key)?;
                 let other = (other_getter.get)(env, key)?;
-                let timestamp = this.iter().map(|r| r.timestamp).chain(other.iter().map(|r| r.timestamp)).max();
+                let timestamp = this
+                    .iter()
+                    .map(|r| r.timestamp)
+                    .chain(other.iter().map(|r| r.timestamp))
+                    .max();
                 Ok(joiner
                     .result(this.as_ref().map(|r| &r.value), other.as_ref().map(|r| &r.value))
                     .zip(timestamp)

@@ -603,11 +603,22 @@ pub(crate) struct TableJoinThis<K, V, VO, VR> {
 impl<K: Clone + 'static, V: 'static, VO: 'static, VR: Clone + 'static> Processor<K, Change<V>, K, Change<VR>>
     for TableJoinThis<K, V, VO, VR>
 {
-    fn process(&mut self, record: Record<K, Change<V>>, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<(), StreamsError> {
         let theirs = (self.other.get)(ctx.env_mut(), &record.key)?;
         let joiner = &self.joiner;
         let send_old = self.send_old_values.load(Ordering::Relaxed);
-        join_table_change(record, theirs, joiner.this_outer(), send_old, |m, t| joiner.result(m, t), ctx)
+        join_table_change(
+            record,
+            theirs,
+            joiner.this_outer(),
+            send_old,
+            |m, t| joiner.result(m, t),
+            ctx,
+        )
     }
 }
 
@@ -622,10 +633,21 @@ pub(crate) struct TableJoinOther<K, V, VO, VR> {
 impl<K: Clone + 'static, V: 'static, VO: 'static, VR: Clone + 'static> Processor<K, Change<VO>, K, Change<VR>>
     for TableJoinOther<K, V, VO, VR>
 {
-    fn process(&mut self, record: Record<K, Change<VO>>, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<K, Change<VO>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<(), StreamsError> {
         let theirs = (self.this.get)(ctx.env_mut(), &record.key)?;
         let joiner = &self.joiner;
         let send_old = self.send_old_values.load(Ordering::Relaxed);
-        join_table_change(record, theirs, joiner.other_outer(), send_old, |m, t| joiner.result(t, m), ctx)
+        join_table_change(
+            record,
+            theirs,
+            joiner.other_outer(),
+            send_old,
+            |m, t| joiner.result(t, m),
+            ctx,
+        )
     }
 }

@@ -93,7 +93,9 @@ impl GlobalThread {
         let topics: Vec<String> = task.topics().map(str::to_owned).collect();
         for topic in &topics {
             let count = partitions.get(topic).copied().ok_or_else(|| {
-                StreamsError::Topology(format!("global topic `{topic}` does not exist; create it before starting"))
+                StreamsError::Topology(format!(
+                    "global topic `{topic}` does not exist; create it before starting"
+                ))
             })?;
             for partition in 0..count {
                 let start = if persistent_topics.contains(topic) {
@@ -117,7 +119,11 @@ impl GlobalThread {
             persistent_topics,
         };
         thread.commit()?;
-        tracing::info!(restored, elapsed_ms = began.elapsed().as_millis() as u64, "global stores restored");
+        tracing::info!(
+            restored,
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "global stores restored"
+        );
         Ok(thread)
     }
 

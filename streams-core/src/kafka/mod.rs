@@ -479,7 +479,8 @@ impl KafkaStreams {
             consumer_config.set("isolation.level", "read_committed");
         }
         let partitions = counts.iter().map(|(t, n)| (t.clone(), *n)).collect();
-        let global = global::GlobalThread::bootstrap(&self.topology, &self.config, &consumer_config, &partitions, handler)?;
+        let global =
+            global::GlobalThread::bootstrap(&self.topology, &self.config, &consumer_config, &partitions, handler)?;
         let stores = global.stores();
         let commit_interval = Duration::from_millis(self.config.commit_interval_ms);
         let states = Arc::clone(&self.states);

@@ -107,7 +107,15 @@ pub(crate) fn read_to_end(
                 records += 1;
                 apply(&message)?;
                 if last_progress.elapsed() > Duration::from_secs(1) {
-                    tracing::info!(what, topic, partition, records, position, end_offset = high, "restoring");
+                    tracing::info!(
+                        what,
+                        topic,
+                        partition,
+                        records,
+                        position,
+                        end_offset = high,
+                        "restoring"
+                    );
                     last_progress = Instant::now();
                 }
             }
@@ -119,6 +127,13 @@ pub(crate) fn read_to_end(
         }
     }
     consumer.unassign().map_err(|e| kafka_err(topic, e))?;
-    tracing::info!(what, topic, partition, records, elapsed_ms = began.elapsed().as_millis() as u64, "restored");
+    tracing::info!(
+        what,
+        topic,
+        partition,
+        records,
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        "restored"
+    );
     Ok(ReadToEnd { records, position })
 }

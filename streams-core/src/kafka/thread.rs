@@ -526,11 +526,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                         None => continue,
                     }
                 }
-                batch.push((
-                    last_topic,
-                    message.partition(),
-                    raw_record(&message),
-                ));
+                batch.push((last_topic, message.partition(), raw_record(&message)));
             }
             let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = manager.error.take() {

@@ -16,9 +16,9 @@ use streams_state::{KeyValueBytesStoreSupplier, KeyValueStoreBuilder, RecordCloc
 pub use describe::TopologyDescription;
 
 use crate::internals::collector::{CollectorChangelogSink, RecordCollector};
+use crate::internals::global::{GlobalStores, GlobalTask, GLOBAL_PARTITION};
 use crate::internals::handler::{DeserializationExceptionHandler, LogAndFail};
 use crate::internals::node::{Env, FlushForwarder, NodeId, RuntimeNode, StoreMeta, StoreSlot, TaskMetrics};
-use crate::internals::global::{GlobalStores, GlobalTask, GLOBAL_PARTITION};
 use crate::internals::task::{Task, TaskId};
 use crate::StreamsError;
 
@@ -655,16 +655,14 @@ impl Topology {
                 .find(|d| &d.name == name)
                 .ok_or_else(|| StreamsError::Internal(format!("store `{name}` is not defined")))?;
             if def.global {
-                let shared = config
-                    .global_stores
-                    .as_ref()
-                    .and_then(|g| g.get(name))
-                    .ok_or_else(|| StreamsError::StoreAccess {
+                let shared = config.global_stores.as_ref().and_then(|g| g.get(name)).ok_or_else(|| {
+                    StreamsError::StoreAccess {
                         store: name.clone(),
                         reason: "it is a global store and the task was created without the process's global \
                                  stores (TaskConfig::global_stores, from Topology::create_global_stores)"
                             .into(),
-                    })?;
+                    }
+                })?;
                 let store: Box<dyn streams_state::KeyValueStore> = if sub.global {
                     Box::new(shared.writer())
                 } else {
