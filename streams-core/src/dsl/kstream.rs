@@ -731,7 +731,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// builder
     ///     .stream::<String, String>("orders", Consumed::with(Serdes::string(), Serdes::string()))
     ///     .join_global(&regions, |_order_id, customer| customer.clone(), |order, region| format!("{order}@{region}"))
-    ///     .to("orders-by-region", Produced::new());
+    ///     .to("orders-by-region", Produced::with(Serdes::string(), Serdes::string()));
     /// assert!(builder.build()?.describe().to_string().contains("KSTREAM-JOIN-0000000004"));
     /// # Ok::<(), streams_core::StreamsError>(())
     /// ```

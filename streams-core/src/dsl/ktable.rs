@@ -209,7 +209,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     /// let right = builder.table::<String, String>("right", Consumed::with(Serdes::string(), Serdes::string()));
     /// let joined = left.join(&right, |l, r| format!("{l}+{r}"));
     /// joined.to_stream();
-    /// assert!(builder.build()?.describe().to_string().contains("KTABLE-MERGE-0000000004"));
+    /// assert!(builder.build()?.describe().to_string().contains("KTABLE-MERGE-0000000006"));
     /// # Ok::<(), streams_core::StreamsError>(())
     /// ```
     pub fn join<VO: Clone + 'static, VR: Clone + 'static>(
