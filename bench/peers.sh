@@ -26,7 +26,9 @@ for f in "$SHARED"/*.py "$SHARED"/*.sh; do
 done
 (cd "$PEERS_DIR" && ./setup.sh)
 
-cargo build --release -p bench --bin kafka-bench --manifest-path "$ROOT/Cargo.toml"
+# The workspace's binaries, built together: selecting one package would resolve features
+# differently and build RocksDB's C++ a second time.
+cargo build --release --workspace --bins --manifest-path "$ROOT/Cargo.toml"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 cd "$PEERS_DIR"

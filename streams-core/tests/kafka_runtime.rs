@@ -160,12 +160,68 @@ fn state_is_rebuilt_from_the_changelog_when_the_state_directory_is_lost() {
     let records = kafka
         .consume("word-counts", total, Duration::from_secs(60))
         .expect("consume");
+    // Every change the first instance logged (one per word, with the cache off) is read back.
+    wait_for("the restore count", Duration::from_secs(10), || {
+        restored(&streams, "counts") == Some(first_updates as u64)
+    });
     assert!(streams.close(Duration::from_secs(30)));
     assert_eq!(
         records.len(),
         total,
         "one output per word occurrence, none lost or repeated"
     );
+    assert_eq!(decode_counts(records), final_counts(&all));
+}
+
+/// Changelog records restored into `store`, over all tasks (as of their last commits).
+fn restored(streams: &KafkaStreams, store: &str) -> Option<u64> {
+    streams.metrics().stores.get(store).map(|m| m.records_restored)
+}
+
+#[test]
+fn a_clean_restart_keeps_rocksdb_stores_and_restores_nothing_past_their_checkpoints() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(120);
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        // `default.dsl.store` is RocksDB unless configured.
+        let mut streams = KafkaStreams::new(word_count(), config(&kafka, "checkpoint", dir.path())).expect("streams");
+        streams.start_with(&kafka.topic_creator()).expect("start");
+        kafka
+            .consume("word-counts", first_updates, Duration::from_secs(60))
+            .expect("consume");
+        assert!(streams.close(Duration::from_secs(30)));
+    }
+    // The counting tasks (sub-topology 1) hold the store on disk and checkpointed its
+    // changelog partition at the end of what they wrote.
+    for partition in 0..4 {
+        let task = dir.path().join("checkpoint").join(format!("1_{partition}"));
+        assert!(task.join("rocksdb").join("counts").is_dir(), "{}", task.display());
+        let checkpoint = std::fs::read_to_string(task.join(".checkpoint")).expect("checkpoint");
+        assert!(
+            checkpoint.starts_with(&format!("checkpoint-counts-changelog {partition} ")),
+            "{checkpoint}"
+        );
+    }
+    produce_lines(&kafka, second, 1_000);
+    let mut streams = KafkaStreams::new(word_count(), config(&kafka, "checkpoint", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(60))
+        .expect("consume");
+    wait_for("the counting tasks to commit", Duration::from_secs(10), || {
+        streams.metrics().stores.get("counts").is_some_and(|m| m.flushes > 0)
+    });
+    assert_eq!(restored(&streams, "counts"), Some(0));
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(records.len(), total, "one output per word occurrence");
+    // The counts continue from the kept stores: nothing was rebuilt, nothing lost.
     assert_eq!(decode_counts(records), final_counts(&all));
 }
 

@@ -30,6 +30,7 @@ use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder};
 use streams_core::kafka::embedded::EmbeddedKafka;
 use streams_core::kafka::{KafkaStreams, State, StreamsConfig, TopicCreator};
 use streams_core::serde::Serdes;
+use streams_core::state::StoreType;
 use streams_core::topology::{InternalTopic, Topology};
 use streams_core::StreamsError;
 
@@ -78,11 +79,11 @@ struct Cli {
     #[arg(long, default_value_t = 3)]
     repeat: usize,
     /// Compare mode: workloads to run (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Filter, Workload::Count, Workload::Join])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Filter, Workload::Count, Workload::CountInMemory, Workload::Join])]
     workloads: Vec<Workload>,
-    /// Compare mode: input compression (`zstd`, `lz4`, ...; the mock keeps about 5 MiB of
-    /// batches per partition).
-    #[arg(long, default_value = "zstd")]
+    /// Compare mode: input compression (`gzip`, `lz4`, `snappy`, `none`; the mock keeps about
+    /// 5 MiB of batches per partition, so the input must compress well).
+    #[arg(long, default_value = "gzip")]
     compression: String,
     /// Compare mode: run only this implementation (for profiling).
     #[arg(long, value_enum)]
@@ -114,7 +115,10 @@ enum AppWorkload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Workload {
     Filter,
+    /// Count on the default engine (`default.dsl.store`: RocksDB).
     Count,
+    /// Count on an in-memory store.
+    CountInMemory,
     Join,
 }
 
@@ -123,6 +127,7 @@ impl Workload {
         match self {
             Workload::Filter => "filter",
             Workload::Count => "count",
+            Workload::CountInMemory => "count-in-memory",
             Workload::Join => "join",
         }
     }
@@ -216,9 +221,14 @@ fn topology(workload: Workload, input: &str, table: &str, out: &str) -> Result<T
             .map_values(filtered)
             .to(out, Produced::with(Serdes::string(), Serdes::json::<Filtered>())),
         // Caching off: the workload asks for one output per input.
-        Workload::Count => stream
+        Workload::Count | Workload::CountInMemory => stream
             .group_by_key()
-            .count_with(Materialized::as_("counts").with_caching_disabled())
+            .count_with(match workload {
+                Workload::CountInMemory => Materialized::as_("counts")
+                    .with_caching_disabled()
+                    .with_store_type(StoreType::InMemory),
+                _ => Materialized::as_("counts").with_caching_disabled(),
+            })
             .to_stream()
             .map_values_with_key(|k, count| Counted {
                 key: k.clone(),
@@ -526,7 +536,7 @@ fn hand_written(
                 }
                 serde_json::to_vec(&filtered(value))
             }
-            Workload::Count => {
+            Workload::Count | Workload::CountInMemory => {
                 let count = match counts.get_mut(&value.key) {
                     Some(count) => {
                         *count += 1;
@@ -844,7 +854,7 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
     for &workload in &cli.workloads {
         let expected = match workload {
             Workload::Filter => filter_expected,
-            Workload::Count | Workload::Join => total as i64,
+            Workload::Count | Workload::CountInMemory | Workload::Join => total as i64,
         };
         let mut times: HashMap<&str, Vec<Timing>> = HashMap::new();
         for run in 0..cli.repeat.max(1) {
@@ -868,7 +878,7 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
                     timing.cpu * 1e6 / total as f64,
                     timing.app_cpu * 1e6 / total as f64
                 );
-                if workload == Workload::Count {
+                if matches!(workload, Workload::Count | Workload::CountInMemory) {
                     check_counts(&tail, cli.records)?;
                 }
                 times.entry(implementation.name()).or_default().push(timing);

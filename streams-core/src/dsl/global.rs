@@ -15,7 +15,7 @@ use super::{lock, processor_factory, source_factory, Consumed, Materialized, Sto
 use crate::processor::Processor;
 use crate::serde::SharedSerde;
 use crate::state::StoreBuilder;
-use crate::topology::{NodeKind, TopicName};
+use crate::topology::{NodeKind, StoreEngine, TopicName};
 
 /// A table whose every partition is held by every instance of the application, from
 /// [`StreamsBuilder::global_table`]. Streams join it on any key they compute from their
@@ -74,6 +74,7 @@ impl StreamsBuilder {
         consumed: Consumed<K, V>,
         materialized: Materialized<K, V>,
     ) -> GlobalKTable<K, V> {
+        let engine = materialized.engine();
         let mut b = lock(&self.inner);
         let store = match materialized.name {
             Some(name) => name,
@@ -91,9 +92,7 @@ impl StreamsBuilder {
         };
         b.add_store(StoreSpec {
             name: store.clone(),
-            supplier: materialized
-                .supplier
-                .unwrap_or_else(|| crate::state::Stores::in_memory_key_value_store(store.clone())),
+            engine,
             key_serde: Arc::clone(&key_serde),
             value_serde: Arc::clone(&value_serde),
             timestamped: true,
@@ -182,7 +181,7 @@ impl StreamsBuilder {
         }
         b.add_store(StoreSpec {
             name: name.clone(),
-            supplier: store.supplier,
+            engine: StoreEngine::Supplier(store.supplier),
             key_serde: store.key_serde,
             value_serde: store.value_serde,
             timestamped: store.timestamped,

@@ -366,8 +366,14 @@ impl Task {
     }
 
     /// Counters of this task.
-    pub fn metrics(&self) -> &TaskMetrics {
-        &self.env.metrics
+    pub fn metrics(&self) -> TaskMetrics {
+        let mut metrics = self.env.metrics.clone();
+        for slot in &self.env.stores {
+            if let Some(store) = slot.store.metrics() {
+                metrics.stores.insert(slot.name.to_string(), store);
+            }
+        }
+        metrics
     }
 
     /// Whether store `name` keeps its data on disk across restarts.

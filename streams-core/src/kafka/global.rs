@@ -71,7 +71,7 @@ impl GlobalThread {
         handler: Arc<dyn DeserializationExceptionHandler>,
     ) -> Result<Self, StreamsError> {
         let dir = TaskDirectory::lock_named(&config.state_dir, &config.application_id, "global")?;
-        let stores = Arc::new(topology.create_global_stores(Some(&dir.path))?);
+        let stores = Arc::new(topology.create_global_stores(Some(&dir.path), config.default_dsl_store)?);
         let task_config = TaskConfig {
             deserialization_handler: handler,
             state_dir: Some(dir.path.clone()),

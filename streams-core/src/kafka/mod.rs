@@ -285,11 +285,7 @@ impl KafkaStreams {
     /// The sum of the counters of all tasks (as of the last commits).
     pub fn metrics(&self) -> TaskMetrics {
         self.tasks().values().fold(TaskMetrics::default(), |mut total, m| {
-            total.records_processed += m.records_processed;
-            total.dropped_records += m.dropped_records;
-            total.deserialization_errors_skipped += m.deserialization_errors_skipped;
-            total.punctuations += m.punctuations;
-            total.commits += m.commits;
+            total.add(m);
             total
         })
     }

@@ -144,7 +144,7 @@ impl TaskManager {
         let tasks = self
             .tasks
             .iter()
-            .map(|(id, running)| (*id, running.task.metrics().clone()))
+            .map(|(id, running)| (*id, running.task.metrics()))
             .collect();
         self.states.set_tasks(self.thread, tasks);
     }
@@ -464,6 +464,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
             deserialization_handler: Arc::clone(&setup.deserialization_handler),
             cache_max_bytes: setup.cache_max_bytes,
             global_stores: setup.global_stores.clone(),
+            default_store_type: setup.config.default_dsl_store,
             ..TaskConfig::new(app.clone(), Arc::clone(&collector) as Arc<dyn RecordCollector>)
         },
         collector,

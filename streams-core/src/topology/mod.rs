@@ -20,6 +20,7 @@ use crate::internals::global::{GlobalStores, GlobalTask, GLOBAL_PARTITION};
 use crate::internals::handler::{DeserializationExceptionHandler, LogAndFail};
 use crate::internals::node::{Env, FlushForwarder, NodeId, RuntimeNode, StoreMeta, StoreSlot, TaskMetrics};
 use crate::internals::task::{Task, TaskId};
+use crate::state::StoreType;
 use crate::StreamsError;
 
 /// What a node factory needs to create a node for one task.
@@ -92,10 +93,31 @@ pub(crate) struct NodeDef {
     pub(crate) global: bool,
 }
 
+/// Where a store's engine comes from.
+#[derive(Clone)]
+pub(crate) enum StoreEngine {
+    /// A supplier the application gave.
+    Supplier(Arc<dyn KeyValueBytesStoreSupplier>),
+    /// A type the application chose.
+    Type(StoreType),
+    /// The task's default ([`TaskConfig::default_store_type`]).
+    Default,
+}
+
+impl StoreEngine {
+    fn supplier(&self, name: &str, default: StoreType) -> Arc<dyn KeyValueBytesStoreSupplier> {
+        match self {
+            StoreEngine::Supplier(supplier) => Arc::clone(supplier),
+            StoreEngine::Type(store_type) => store_type.key_value_supplier(name),
+            StoreEngine::Default => default.key_value_supplier(name),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct StoreDef {
     pub(crate) name: String,
-    pub(crate) supplier: Arc<dyn KeyValueBytesStoreSupplier>,
+    pub(crate) engine: StoreEngine,
     pub(crate) meta: Arc<StoreMeta>,
     pub(crate) logging: bool,
     pub(crate) caching: bool,
@@ -185,10 +207,14 @@ pub struct TaskConfig {
     /// The process's global stores ([`Topology::create_global_stores`]), needed when the
     /// topology has any: stream tasks read them, the global task writes them.
     pub global_stores: Option<Arc<GlobalStores>>,
+    /// The engine of DSL stores that name none (`default.dsl.store`). RocksDB stores need
+    /// [`state_dir`](Self::state_dir).
+    pub default_store_type: StoreType,
 }
 
 impl TaskConfig {
-    /// Settings with the defaults: fail on bad records, no cache, no state directory.
+    /// Settings with the defaults: fail on bad records, no cache, no state directory, in-memory
+    /// DSL stores.
     pub fn new(application_id: impl Into<String>, collector: Arc<dyn RecordCollector>) -> Self {
         TaskConfig {
             application_id: application_id.into(),
@@ -198,6 +224,7 @@ impl TaskConfig {
             state_dir: None,
             wall_clock_ms: 0,
             global_stores: None,
+            default_store_type: StoreType::InMemory,
         }
     }
 }
@@ -678,7 +705,7 @@ impl Topology {
                 });
                 continue;
             }
-            let mut builder = KeyValueStoreBuilder::new(Arc::clone(&def.supplier));
+            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type));
             builder = if def.logging {
                 builder.with_logging_enabled()
             } else {
@@ -750,12 +777,17 @@ impl Topology {
     }
 
     /// Creates the process's global stores, one per global store of the topology, empty or (for
-    /// persistent engines) reopened from `state_dir` (`<state.dir>/<application.id>/global`).
-    /// Global stores are neither logged (their topic is their changelog) nor cached.
-    pub fn create_global_stores(&self, state_dir: Option<&std::path::Path>) -> Result<GlobalStores, StreamsError> {
+    /// persistent engines) reopened from `state_dir` (`<state.dir>/<application.id>/global`);
+    /// stores that name no engine get `default_store_type`. Global stores are neither logged
+    /// (their topic is their changelog) nor cached.
+    pub fn create_global_stores(
+        &self,
+        state_dir: Option<&std::path::Path>,
+        default_store_type: StoreType,
+    ) -> Result<GlobalStores, StreamsError> {
         let mut stores = BTreeMap::new();
         for def in self.stores.iter().filter(|d| d.global) {
-            let store = KeyValueStoreBuilder::new(Arc::clone(&def.supplier))
+            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type))
                 .with_logging_disabled()
                 .with_caching_disabled()
                 .build(state_dir, None, RecordClock::shared())?;
