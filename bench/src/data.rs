@@ -57,7 +57,7 @@ pub struct FilterOut {
 impl FilterOut {
     /// Whether an event passes the filter: `seq % 10 != 0`.
     pub fn keep(event: &Event) -> bool {
-        event.seq % 10 != 0
+        !event.seq.is_multiple_of(10)
     }
 
     /// The mapping of a kept event.

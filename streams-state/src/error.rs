@@ -51,4 +51,11 @@ pub enum StateError {
         /// What is wrong with the key.
         reason: String,
     },
+    /// A write reached a store that is read-only where it was used (a global store read by a
+    /// stream task).
+    #[error("state store `{store}` is read-only here: only its global processor writes it")]
+    ReadOnly {
+        /// Name of the store.
+        store: String,
+    },
 }

@@ -29,6 +29,7 @@ pub mod metered;
 pub mod restore;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
+pub mod shared;
 pub mod store;
 pub mod window;
 
@@ -43,6 +44,7 @@ pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
 pub use metered::{MeteredKeyValueStore, StoreMetrics};
 pub use restore::restore_all;
+pub use shared::{SharedKeyValueStore, SharedStoreReader, SharedStoreWriter};
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,
     KeyValueStore, RecordClock, StateStore,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use streams_core::internals::partitioner::murmur2_partition;
 use streams_core::internals::{
-    DeserializationExceptionHandler, LogAndFail, RecordCollector, Task, TaskId, TaskMetrics,
+    DeserializationExceptionHandler, GlobalTask, LogAndFail, RecordCollector, Task, TaskId, TaskMetrics,
 };
 use streams_core::processor::{Headers, ProducerRecord, RawRecord, ValueAndTimestamp};
 use streams_core::serde::Serde;
@@ -138,6 +138,8 @@ pub(crate) struct DriverState {
     pub(crate) topology: Topology,
     pub(crate) config: DriverConfig,
     pub(crate) tasks: BTreeMap<TaskId, Task>,
+    /// The global task, when the topology has global stores.
+    pub(crate) global: Option<GlobalTask>,
     pub(crate) collector: Arc<Collector>,
     pub(crate) offsets: HashMap<(String, i32), i64>,
     pub(crate) wall_clock: i64,
@@ -162,6 +164,20 @@ impl DriverState {
     ) -> Result<(), StreamsError> {
         let partitions = self.partitions_of(topic);
         let partition = key.as_deref().map_or(0, |k| murmur2_partition(k, partitions));
+        if let Some(global) = self.global.as_mut().filter(|g| g.reads(topic)) {
+            // A global topic updates its store at once, through the global processor.
+            let offset = self.offsets.entry((topic.to_owned(), partition)).or_insert(0);
+            let record = RawRecord {
+                key,
+                value,
+                timestamp,
+                offset: *offset,
+                headers,
+            };
+            *offset += 1;
+            global.process(topic, partition, record)?;
+            return global.commit();
+        }
         self.enqueue(topic, partition, key, value, timestamp, headers)?;
         self.run()?;
         if self.config.commit_every_record {
@@ -298,16 +314,26 @@ impl TopologyTestDriver {
             .prefix("testkit-state-")
             .tempdir()
             .map_err(|e| StreamsError::Internal(format!("cannot create the driver's state directory: {e}")))?;
+        let global_stores = if topology.has_global_stores() {
+            Some(Arc::new(topology.create_global_stores(
+                Some(&state_dir.path().join("global")),
+                config.default_store_type,
+            )?))
+        } else {
+            None
+        };
         let task_config = TaskConfig {
             cache_max_bytes: config.cache_max_bytes,
             deserialization_handler: Arc::clone(&config.deserialization_handler),
             wall_clock_ms: config.initial_wall_clock_ms,
+            global_stores,
             default_store_type: config.default_store_type,
             ..TaskConfig::new(
                 config.application_id.clone(),
                 Arc::clone(&collector) as Arc<dyn RecordCollector>,
             )
         };
+        let global = topology.create_global_task(&task_config)?;
         let mut tasks = BTreeMap::new();
         for (sub, &count) in counts.iter().enumerate() {
             for partition in 0..count {
@@ -330,6 +356,7 @@ impl TopologyTestDriver {
                 wall_clock: config.initial_wall_clock_ms,
                 config,
                 tasks,
+                global,
                 collector,
                 offsets: HashMap::new(),
                 _state_dir: state_dir,
@@ -405,7 +432,8 @@ impl TopologyTestDriver {
     }
 
     /// Every entry of store `name`, over all tasks, sorted by key bytes within a task and by
-    /// task id across tasks. Timestamps of timestamped stores are dropped.
+    /// task id across tasks (a global store is read once, from the global task). Timestamps of
+    /// timestamped stores are dropped.
     pub fn key_value_store<K: 'static, V: 'static>(&self, name: &str) -> Result<Vec<(K, V)>, StreamsError> {
         let state = self.state.borrow();
         let mut entries = Vec::new();
@@ -447,6 +475,10 @@ impl TopologyTestDriver {
     }
 
     fn tasks_with_store<'a>(state: &'a DriverState, name: &str) -> Result<Vec<&'a Task>, StreamsError> {
+        // A global store is read from the global task (stream tasks only see it).
+        if let Some(task) = state.global.as_ref().and_then(|g| g.task_with_store(name)) {
+            return Ok(vec![task]);
+        }
         let tasks: Vec<&Task> = state
             .tasks
             .values()
@@ -506,6 +538,9 @@ impl TopologyTestDriver {
         let mut state = self.state.borrow_mut();
         for task in state.tasks.values_mut() {
             task.close()?;
+        }
+        if let Some(global) = state.global.as_mut() {
+            global.close()?;
         }
         Ok(())
     }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::operators::{
     BranchProcessor, FilterProcessor, FlatMapProcessor, MapProcessor, PassThrough, PeekProcessor, Predicate,
-    StreamTableJoinProcessor, StreamTableJoiner,
+    StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
 };
 use super::{
-    lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, Grouped, Joined, KGroupedStream,
-    KTable, Named, Produced, Repartitioned, Shared,
+    lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, GlobalKTable, Grouped, Joined,
+    KGroupedStream, KTable, Named, Produced, Repartitioned, Shared,
 };
 use crate::internals::partitioner::StreamPartitioner;
 use crate::processor::{Processor, Record};
@@ -715,6 +715,109 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joined: Joined<K, V, VT>,
     ) -> KStream<K, VR> {
         self.join_table(table, StreamTableJoiner::Left(Arc::new(joiner)), joined)
+    }
+
+    /// Inner join with a global table: each record looks up the row of the key
+    /// `key_selector` computes from it and, when there is one, produces `joiner(value, row)`
+    /// with the stream record's key and timestamp. No co-partitioning is needed: every
+    /// instance holds the whole table. A record whose lookup key is null is dropped and counted.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Produced, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let regions = builder.global_table::<String, String>("regions", Consumed::with(Serdes::string(), Serdes::string()));
+    /// builder
+    ///     .stream::<String, String>("orders", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .join_global(&regions, |_order_id, customer| customer.clone(), |order, region| format!("{order}@{region}"))
+    ///     .to("orders-by-region", Produced::with(Serdes::string(), Serdes::string()));
+    /// assert!(builder.build()?.describe().to_string().contains("KSTREAM-JOIN-0000000004"));
+    /// # Ok::<(), streams_core::StreamsError>(())
+    /// ```
+    pub fn join_global<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        table: &GlobalKTable<GK, VT>,
+        key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
+        joiner: impl Fn(&V, &VT) -> VR + Send + Sync + 'static,
+    ) -> KStream<K, VR> {
+        self.join_global_impl(
+            None,
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Inner(Arc::new(joiner)),
+        )
+    }
+
+    /// [`join_global`](Self::join_global) with a processor name.
+    pub fn join_global_named<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        table: &GlobalKTable<GK, VT>,
+        key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
+        joiner: impl Fn(&V, &VT) -> VR + Send + Sync + 'static,
+        named: Named,
+    ) -> KStream<K, VR> {
+        self.join_global_impl(
+            Some(named),
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Inner(Arc::new(joiner)),
+        )
+    }
+
+    /// Left join with a global table: every record produces `joiner(value, row)`, with `None`
+    /// when the global table has no row for the key `key_selector` computes (or that key is
+    /// null).
+    pub fn left_join_global<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        table: &GlobalKTable<GK, VT>,
+        key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
+        joiner: impl Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
+    ) -> KStream<K, VR> {
+        self.join_global_impl(
+            None,
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Left(Arc::new(joiner)),
+        )
+    }
+
+    /// [`left_join_global`](Self::left_join_global) with a processor name.
+    pub fn left_join_global_named<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        table: &GlobalKTable<GK, VT>,
+        key_selector: impl Fn(&K, &V) -> GK + Send + Sync + 'static,
+        joiner: impl Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
+        named: Named,
+    ) -> KStream<K, VR> {
+        self.join_global_impl(
+            Some(named),
+            table,
+            Arc::new(key_selector),
+            StreamTableJoiner::Left(Arc::new(joiner)),
+        )
+    }
+
+    fn join_global_impl<GK: 'static, VT: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        named: Option<Named>,
+        table: &GlobalKTable<GK, VT>,
+        key_selector: Arc<dyn Fn(&K, &V) -> GK + Send + Sync>,
+        joiner: StreamTableJoiner<V, VT, VR>,
+    ) -> KStream<K, VR> {
+        let prefix = match joiner {
+            StreamTableJoiner::Inner(_) => "KSTREAM-JOIN-",
+            StreamTableJoiner::Left(_) => "KSTREAM-LEFTJOIN-",
+        };
+        let getter = table.getter.clone();
+        // As in Kafka Streams, the join node is not connected to the global store: every task
+        // can read every global store.
+        let node = self.add(named, prefix, Vec::new(), move || StreamGlobalJoinProcessor {
+            key_selector: Arc::clone(&key_selector),
+            getter: getter.clone(),
+            joiner: joiner.clone(),
+        });
+        self.derive(node, self.key_serde.clone(), None, self.repartition_required)
     }
 
     fn join_table<VT: Clone + 'static, VR: Clone + 'static>(

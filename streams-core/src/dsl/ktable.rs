@@ -2,10 +2,13 @@
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::operators::{OptionSerde, Predicate, TableFilterProcessor, TableMapValuesProcessor, TableToStreamProcessor};
+use super::operators::{
+    OptionSerde, PassThrough, Predicate, TableFilterProcessor, TableJoinOther, TableJoinThis, TableJoiner,
+    TableMapValuesProcessor, TableToStreamProcessor,
+};
 use super::{lock, processor_factory, KStream, Named, Shared, ValueGetter};
 use crate::processor::{Change, Processor};
 use crate::serde::SharedSerde;
@@ -199,6 +202,146 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         );
         table.window_grace = self.window_grace;
         table
+    }
+
+    /// Inner join with `other` on the key: the result has a row `joiner(this, other)` for each
+    /// key with a row in both tables, updated whenever either side changes; a key losing its
+    /// row on either side gets a delete (tombstone). The result's timestamps are the larger of
+    /// the two rows' timestamps. Both tables must be co-partitioned.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let left = builder.table::<String, String>("left", Consumed::with(Serdes::string(), Serdes::string()));
+    /// let right = builder.table::<String, String>("right", Consumed::with(Serdes::string(), Serdes::string()));
+    /// let joined = left.join(&right, |l, r| format!("{l}+{r}"));
+    /// joined.to_stream();
+    /// assert!(builder.build()?.describe().to_string().contains("KTABLE-MERGE-0000000006"));
+    /// # Ok::<(), streams_core::StreamsError>(())
+    /// ```
+    pub fn join<VO: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.join_tables(other, TableJoiner::Inner(Arc::new(joiner)))
+    }
+
+    /// Left join with `other`: every row of this table joins, with `None` when `other` has no
+    /// row for its key.
+    pub fn left_join<VO: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.join_tables(other, TableJoiner::Left(Arc::new(joiner)))
+    }
+
+    /// Outer join with `other`: every key with a row in either table joins, with `None` for
+    /// the side that has no row.
+    pub fn outer_join<VO: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.join_tables(other, TableJoiner::Outer(Arc::new(joiner)))
+    }
+
+    /// Kafka Streams' `KTableImpl.buildJoin`: `KTABLE-MERGE-<n>` (named first),
+    /// `KTABLE-JOINTHIS-<n+1>` below this table reading the other's rows,
+    /// `KTABLE-JOINOTHER-<n+2>` below the other reading this table's rows, both forwarding to
+    /// the merge node. A side whose rows join alone (this side of left and outer joins, the
+    /// other side of outer joins) sends its old values, so that a delete there retracts the
+    /// joined row.
+    fn join_tables<VO: Clone + 'static, VR: Clone + 'static>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: TableJoiner<V, VO, VR>,
+    ) -> KTable<K, VR> {
+        if joiner.this_outer() {
+            self.send_old_values.store(true, Ordering::Relaxed);
+        }
+        if joiner.other_outer() {
+            other.send_old_values.store(true, Ordering::Relaxed);
+        }
+        let send_old_values = Arc::new(AtomicBool::new(false));
+        let mut b = lock(&self.builder);
+        let merge_name = b.new_processor_name("KTABLE-MERGE-");
+        let this_name = b.new_processor_name("KTABLE-JOINTHIS-");
+        let other_name = b.new_processor_name("KTABLE-JOINOTHER-");
+        let (other_getter, this_joiner, this_flag) =
+            (other.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
+        let join_this = b.add_node(
+            this_name,
+            NodeKind::Processor,
+            &[self.node],
+            other.getter.stores.clone(),
+            processor_factory(move || {
+                Box::new(TableJoinThis {
+                    other: other_getter.clone(),
+                    joiner: this_joiner.clone(),
+                    send_old_values: Arc::clone(&this_flag),
+                }) as Box<dyn Processor<K, Change<V>, K, Change<VR>>>
+            }),
+        );
+        let (this_getter, other_joiner, other_flag) =
+            (self.getter.clone(), joiner.clone(), Arc::clone(&send_old_values));
+        let join_other = b.add_node(
+            other_name,
+            NodeKind::Processor,
+            &[other.node],
+            self.getter.stores.clone(),
+            processor_factory(move || {
+                Box::new(TableJoinOther {
+                    this: this_getter.clone(),
+                    joiner: other_joiner.clone(),
+                    send_old_values: Arc::clone(&other_flag),
+                }) as Box<dyn Processor<K, Change<VO>, K, Change<VR>>>
+            }),
+        );
+        let merge = b.add_node(
+            merge_name,
+            NodeKind::Processor,
+            &[join_this, join_other],
+            Vec::new(),
+            processor_factory(|| Box::new(PassThrough) as Box<dyn Processor<K, Change<VR>, K, Change<VR>>>),
+        );
+        let mut topics = self.source_topics.clone();
+        topics.extend(other.source_topics.iter().cloned());
+        b.copartition_groups.push(topics.clone());
+        drop(b);
+        let (this_getter, other_getter) = (self.getter.clone(), other.getter.clone());
+        let mut stores = this_getter.stores.clone();
+        stores.extend(other_getter.stores.iter().cloned());
+        let getter = ValueGetter {
+            stores,
+            null_key: Arc::clone(&this_getter.null_key),
+            get: Arc::new(move |env, key: &K| {
+                let this = (this_getter.get)(env, key)?;
+                let other = (other_getter.get)(env, key)?;
+                let timestamp = this
+                    .iter()
+                    .map(|r| r.timestamp)
+                    .chain(other.iter().map(|r| r.timestamp))
+                    .max();
+                Ok(joiner
+                    .result(this.as_ref().map(|r| &r.value), other.as_ref().map(|r| &r.value))
+                    .zip(timestamp)
+                    .map(|(value, timestamp)| crate::processor::ValueAndTimestamp { value, timestamp }))
+            }),
+        };
+        KTable::new(
+            Arc::clone(&self.builder),
+            merge,
+            self.key_serde.clone(),
+            None,
+            None,
+            getter,
+            send_old_values,
+            topics,
+        )
     }
 
     /// The table's changes as a stream: each update's new value, `None` for deletes.

@@ -19,6 +19,7 @@
 //! # Ok::<(), streams_core::StreamsError>(())
 //! ```
 
+mod global;
 mod grouped;
 mod kstream;
 mod ktable;
@@ -34,6 +35,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use global::GlobalKTable;
 pub use grouped::KGroupedStream;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
@@ -156,6 +158,7 @@ impl BuilderInner {
             children: Vec::new(),
             stores,
             factory,
+            global: false,
         });
         id
     }
@@ -168,6 +171,7 @@ impl BuilderInner {
             logging: def.logging,
             caching: def.caching,
             forwarder: def.forwarder,
+            global: false,
         });
     }
 

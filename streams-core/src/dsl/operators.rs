@@ -431,6 +431,35 @@ pub(crate) struct StreamTableJoinProcessor<K, V, VT, VR> {
     pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
 }
 
+impl<V, VT, VR> StreamTableJoiner<V, VT, VR> {
+    /// Joins `record` with the row its lookup key found (`None`: no row; `lookup_null`: the
+    /// lookup key is null). As Kafka Streams (KIP-962): a left join joins a null lookup key
+    /// with no row, an inner join drops and counts the record; an inner join forwards nothing
+    /// for a record without a row. The result keeps the stream record's key and timestamp.
+    fn join<K>(
+        &self,
+        record: Record<K, V>,
+        lookup_null: bool,
+        row: Option<ValueAndTimestamp<VT>>,
+        ctx: &mut ProcessorContext<'_, K, VR>,
+    ) -> Result<(), StreamsError>
+    where
+        K: Clone + 'static,
+        VR: Clone + 'static,
+    {
+        let joined = match (self, row) {
+            (StreamTableJoiner::Inner(_), _) if lookup_null => {
+                ctx.record_dropped();
+                return Ok(());
+            }
+            (StreamTableJoiner::Inner(f), Some(row)) => f(&record.value, &row.value),
+            (StreamTableJoiner::Inner(_), None) => return Ok(()),
+            (StreamTableJoiner::Left(f), row) => f(&record.value, row.as_ref().map(|r| &r.value)),
+        };
+        ctx.forward(record.with_value(joined))
+    }
+}
+
 impl<K, V, VT, VR> Processor<K, V, K, VR> for StreamTableJoinProcessor<K, V, VT, VR>
 where
     K: Clone + 'static,
@@ -440,26 +469,36 @@ where
 {
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
         if (self.getter.null_key)(&record.key) {
-            // As Kafka Streams (KIP-962): a left join joins a null key with no row, an inner
-            // join drops the record.
-            return match &self.joiner {
-                StreamTableJoiner::Left(f) => {
-                    let joined = f(&record.value, None);
-                    ctx.forward(record.with_value(joined))
-                }
-                StreamTableJoiner::Inner(_) => {
-                    ctx.record_dropped();
-                    Ok(())
-                }
-            };
+            return self.joiner.join(record, true, None, ctx);
         }
-        let row: Option<ValueAndTimestamp<VT>> = (self.getter.get)(ctx.env_mut(), &record.key)?;
-        let joined = match (&self.joiner, row) {
-            (StreamTableJoiner::Inner(f), Some(row)) => f(&record.value, &row.value),
-            (StreamTableJoiner::Inner(_), None) => return Ok(()),
-            (StreamTableJoiner::Left(f), row) => f(&record.value, row.as_ref().map(|r| &r.value)),
-        };
-        ctx.forward(record.with_value(joined))
+        let row = (self.getter.get)(ctx.env_mut(), &record.key)?;
+        self.joiner.join(record, false, row, ctx)
+    }
+}
+
+/// The stream-global-table joins (Kafka's `KStreamGlobalKTableJoin`): each stream record looks
+/// up the global table's row for the key `key_selector` computes from it.
+pub(crate) struct StreamGlobalJoinProcessor<K, V, GK, VT, VR> {
+    pub(crate) key_selector: Arc<dyn Fn(&K, &V) -> GK + Send + Sync>,
+    pub(crate) getter: ValueGetter<GK, VT>,
+    pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
+}
+
+impl<K, V, GK, VT, VR> Processor<K, V, K, VR> for StreamGlobalJoinProcessor<K, V, GK, VT, VR>
+where
+    K: Clone + 'static,
+    V: 'static,
+    GK: 'static,
+    VT: 'static,
+    VR: Clone + 'static,
+{
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        let lookup = (self.key_selector)(&record.key, &record.value);
+        if (self.getter.null_key)(&lookup) {
+            return self.joiner.join(record, true, None, ctx);
+        }
+        let row = (self.getter.get)(ctx.env_mut(), &lookup)?;
+        self.joiner.join(record, false, row, ctx)
     }
 }
 
@@ -497,5 +536,146 @@ impl<V: 'static> Serde<Option<V>> for OptionSerde<V> {
     }
     fn deserialize_null(&self) -> Result<Option<V>, SerdeError> {
         Ok(None)
+    }
+}
+
+/// The joiner of a table-table join (Kafka's `KTableKTableJoin`, `...LeftJoin`,
+/// `...OuterJoin`), and what a pair of rows joins to.
+pub(crate) enum TableJoiner<V, VO, VR> {
+    Inner(Arc<dyn Fn(&V, &VO) -> VR + Send + Sync>),
+    Left(Arc<dyn Fn(&V, Option<&VO>) -> VR + Send + Sync>),
+    Outer(Arc<dyn Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync>),
+}
+
+impl<V, VO, VR> Clone for TableJoiner<V, VO, VR> {
+    fn clone(&self) -> Self {
+        match self {
+            TableJoiner::Inner(f) => TableJoiner::Inner(Arc::clone(f)),
+            TableJoiner::Left(f) => TableJoiner::Left(Arc::clone(f)),
+            TableJoiner::Outer(f) => TableJoiner::Outer(Arc::clone(f)),
+        }
+    }
+}
+
+impl<V, VO, VR> TableJoiner<V, VO, VR> {
+    /// The joined row of a key whose rows are `this` and `other`, if the join has one.
+    pub(crate) fn result(&self, this: Option<&V>, other: Option<&VO>) -> Option<VR> {
+        match (self, this, other) {
+            (_, None, None) => None,
+            (TableJoiner::Inner(f), Some(v), Some(vo)) => Some(f(v, vo)),
+            (TableJoiner::Inner(_), _, _) => None,
+            (TableJoiner::Left(f), Some(v), vo) => Some(f(v, vo)),
+            (TableJoiner::Left(_), None, _) => None,
+            (TableJoiner::Outer(f), v, vo) => Some(f(v, vo)),
+        }
+    }
+
+    /// Whether a row of this table without a row of the other joins (left and outer joins).
+    pub(crate) fn this_outer(&self) -> bool {
+        !matches!(self, TableJoiner::Inner(_))
+    }
+
+    /// Whether a row of the other table without a row of this one joins (outer join).
+    pub(crate) fn other_outer(&self) -> bool {
+        matches!(self, TableJoiner::Outer(_))
+    }
+}
+
+/// Joins a change of one side of a table-table join with the other side's current row, as
+/// Kafka Streams' table-table join processors: nothing when the other side has no row and this
+/// side's rows do not join alone (or the change carries nothing); otherwise the change of the
+/// joined row (the old joined row only when old values are sent), with the larger of the two
+/// rows' timestamps.
+fn join_table_change<K, M, T, VR>(
+    record: Record<K, Change<M>>,
+    theirs: Option<ValueAndTimestamp<T>>,
+    mine_outer: bool,
+    send_old_values: bool,
+    result: impl Fn(Option<&M>, Option<&T>) -> Option<VR>,
+    ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+) -> Result<(), StreamsError>
+where
+    K: Clone + 'static,
+    VR: Clone + 'static,
+{
+    let their_timestamp = match &theirs {
+        Some(row) => row.timestamp,
+        None if !mine_outer => return Ok(()),
+        None if record.value.new_value.is_none() && record.value.old_value.is_none() => return Ok(()),
+        None => i64::MIN,
+    };
+    let their_value = theirs.as_ref().map(|r| &r.value);
+    let new_value = result(record.value.new_value.as_ref(), their_value);
+    let old_value = if send_old_values && record.value.old_value.is_some() {
+        result(record.value.old_value.as_ref(), their_value)
+    } else {
+        None
+    };
+    let timestamp = record.timestamp.max(their_timestamp);
+    ctx.forward(Record {
+        key: record.key,
+        value: Change::new(new_value, old_value),
+        timestamp,
+        headers: record.headers,
+    })
+}
+
+/// The processor below this table of a table-table join: this table's changes joined with the
+/// other table's rows.
+pub(crate) struct TableJoinThis<K, V, VO, VR> {
+    pub(crate) other: ValueGetter<K, VO>,
+    pub(crate) joiner: TableJoiner<V, VO, VR>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+}
+
+impl<K: Clone + 'static, V: 'static, VO: 'static, VR: Clone + 'static> Processor<K, Change<V>, K, Change<VR>>
+    for TableJoinThis<K, V, VO, VR>
+{
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<(), StreamsError> {
+        let theirs = (self.other.get)(ctx.env_mut(), &record.key)?;
+        let joiner = &self.joiner;
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        join_table_change(
+            record,
+            theirs,
+            joiner.this_outer(),
+            send_old,
+            |m, t| joiner.result(m, t),
+            ctx,
+        )
+    }
+}
+
+/// The processor below the other table of a table-table join: the other table's changes
+/// joined with this table's rows.
+pub(crate) struct TableJoinOther<K, V, VO, VR> {
+    pub(crate) this: ValueGetter<K, V>,
+    pub(crate) joiner: TableJoiner<V, VO, VR>,
+    pub(crate) send_old_values: Arc<AtomicBool>,
+}
+
+impl<K: Clone + 'static, V: 'static, VO: 'static, VR: Clone + 'static> Processor<K, Change<VO>, K, Change<VR>>
+    for TableJoinOther<K, V, VO, VR>
+{
+    fn process(
+        &mut self,
+        record: Record<K, Change<VO>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<(), StreamsError> {
+        let theirs = (self.this.get)(ctx.env_mut(), &record.key)?;
+        let joiner = &self.joiner;
+        let send_old = self.send_old_values.load(Ordering::Relaxed);
+        join_table_change(
+            record,
+            theirs,
+            joiner.other_outer(),
+            send_old,
+            |m, t| joiner.result(t, m),
+            ctx,
+        )
     }
 }

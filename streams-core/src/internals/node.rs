@@ -169,6 +169,8 @@ pub(crate) struct StoreSlot {
     pub(crate) changelog_topic: Option<Arc<str>>,
     /// The node that forwards this store's cache flushes, and how.
     pub(crate) forwarder: Option<(NodeId, Box<dyn FlushForwarder>)>,
+    /// A global store: every processor of the task may read it without being connected.
+    pub(crate) global: bool,
 }
 
 /// A punctuation schedule registered by a node.

@@ -192,32 +192,52 @@ impl Task {
             return Ok(false);
         };
         queue.next_offset = Some(record.offset + 1);
+        self.process_raw(index, self.id.partition, record)?;
+        Ok(true)
+    }
+
+    /// Processes `record` of `partition` of `topic` at once, without buffering: the global
+    /// task's way, which reads every partition of its topics.
+    pub(crate) fn process_now(&mut self, topic: &str, partition: i32, record: RawRecord) -> Result<(), StreamsError> {
+        if !self.initialized {
+            self.initialize()?;
+        }
+        let index = self
+            .queues
+            .iter()
+            .position(|q| &*q.topic == topic)
+            .ok_or_else(|| StreamsError::Internal(format!("task {} does not read topic `{topic}`", self.id)))?;
+        self.process_raw(index, partition, record)
+    }
+
+    /// Processes one record taken from input `index`, then any stream-time punctuation it made
+    /// due.
+    #[inline]
+    fn process_raw(&mut self, index: usize, partition: i32, record: RawRecord) -> Result<(), StreamsError> {
+        let queue = &self.queues[index];
         let source = queue.source;
         self.env.metrics.records_processed += 1;
         if record.timestamp < 0 {
             tracing::warn!(task = %self.id, topic = %queue.topic, offset = record.offset, timestamp = record.timestamp,
                 "skipping a record with a negative timestamp");
             self.env.metrics.dropped_records += 1;
-            return Ok(true);
+            return Ok(());
         }
         let metadata = match self.spare_metadata.take() {
-            Some(mut metadata) if Arc::ptr_eq(&metadata.topic, &queue.topic) => {
+            Some(mut metadata) if Arc::ptr_eq(&metadata.topic, &queue.topic) && metadata.partition == partition => {
                 metadata.offset = record.offset;
                 metadata
             }
             _ => RecordMetadata {
                 topic: Arc::clone(&queue.topic),
-                partition: self.id.partition,
+                partition,
                 offset: record.offset,
             },
         };
         self.env.stream_time = self.env.stream_time.max(record.timestamp);
         self.env.clock.set(record.timestamp);
         self.env.current = Some(metadata);
-        let mut input = Some(SourceInput {
-            partition: self.id.partition,
-            record,
-        });
+        let mut input = Some(SourceInput { partition, record });
         self.with_node(source, |node, env| node.process(&mut input, env))?;
         self.spare_metadata = self.env.current.take();
         // Checked here so that a task without stores or schedules pays no call per record.
@@ -227,7 +247,7 @@ impl Task {
         if !self.env.schedules.is_empty() {
             self.punctuate(PunctuationType::StreamTime, self.env.stream_time)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Processes every buffered record.

@@ -27,6 +27,7 @@
 mod collector;
 mod config;
 pub mod embedded;
+mod global;
 mod restore;
 mod state_dir;
 mod thread;
@@ -44,7 +45,9 @@ use rdkafka::ClientConfig;
 
 pub use config::{is_secret, DeserializationHandlerKind, ProcessingGuarantee, StreamsConfig};
 
-use crate::internals::{DeserializationExceptionHandler, LogAndContinue, LogAndFail, TaskId, TaskMetrics};
+use crate::internals::{
+    DeserializationExceptionHandler, GlobalStores, LogAndContinue, LogAndFail, TaskId, TaskMetrics,
+};
 use crate::topology::{InternalTopic, InternalTopicKind, Topology};
 use crate::StreamsError;
 
@@ -307,6 +310,7 @@ impl KafkaStreams {
         })?;
         let mut counts = HashMap::new();
         let mut wanted = self.topology.source_topics();
+        wanted.extend(self.topology.global_source_topics());
         wanted.extend(self.topology.sink_topics());
         for topic in wanted {
             let metadata = consumer
@@ -341,7 +345,12 @@ impl KafkaStreams {
             });
         }
         let counts = self.source_partition_counts()?;
-        for topic in self.topology.source_topics() {
+        for topic in self
+            .topology
+            .source_topics()
+            .into_iter()
+            .chain(self.topology.global_source_topics())
+        {
             if !counts.contains_key(&topic) {
                 return Err(StreamsError::Topology(format!(
                     "source topic `{topic}` does not exist; create it before starting"
@@ -359,6 +368,7 @@ impl KafkaStreams {
             .topology
             .subtopologies()
             .iter()
+            .filter(|s| !s.is_global())
             .flat_map(|s| s.source_topics(&app))
             .collect();
         source_topics.sort();
@@ -370,6 +380,11 @@ impl KafkaStreams {
         };
         let threads = self.config.num_stream_threads;
         self.states.transition(State::Rebalancing);
+        let global_stores = if self.topology.has_global_stores() {
+            Some(self.start_global_thread(&counts, Arc::clone(&handler))?)
+        } else {
+            None
+        };
         for index in 0..threads {
             let mut consumer_config = client_config(&self.config);
             consumer_config
@@ -422,6 +437,7 @@ impl KafkaStreams {
                 cache_max_bytes: self.config.cache_max_bytes_buffering / threads,
                 shutdown: Arc::clone(&self.shutdown),
                 states: Arc::clone(&self.states),
+                global_stores: global_stores.clone(),
             };
             let states = Arc::clone(&self.states);
             let shutdown = Arc::clone(&self.shutdown);
@@ -439,6 +455,45 @@ impl KafkaStreams {
             self.threads.push(handle);
         }
         Ok(())
+    }
+
+    /// Restores the global stores (before any stream thread starts, as Kafka Streams does),
+    /// then starts the global stream thread that keeps them up to date.
+    fn start_global_thread(
+        &mut self,
+        counts: &HashMap<String, i32>,
+        handler: Arc<dyn DeserializationExceptionHandler>,
+    ) -> Result<Arc<GlobalStores>, StreamsError> {
+        let app = &self.config.application_id;
+        let mut consumer_config = client_config(&self.config);
+        consumer_config
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("group.id", format!("{app}-global"))
+            .set("client.id", format!("{app}-GlobalStreamThread-global-consumer"));
+        if self.config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+            consumer_config.set("isolation.level", "read_committed");
+        }
+        let partitions = counts.iter().map(|(t, n)| (t.clone(), *n)).collect();
+        let global =
+            global::GlobalThread::bootstrap(&self.topology, &self.config, &consumer_config, &partitions, handler)?;
+        let stores = global.stores();
+        let commit_interval = Duration::from_millis(self.config.commit_interval_ms);
+        let states = Arc::clone(&self.states);
+        let shutdown = Arc::clone(&self.shutdown);
+        let handle = std::thread::Builder::new()
+            .name(format!("{app}-GlobalStreamThread"))
+            .spawn(move || {
+                if let Err(e) = global.run(commit_interval, &shutdown) {
+                    tracing::error!(error = %e, "global stream thread failed");
+                    *states.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                    states.transition(State::Error);
+                    shutdown.store(true, Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| StreamsError::Internal(format!("could not spawn the global stream thread: {e}")))?;
+        self.threads.push(handle);
+        Ok(stores)
     }
 
     /// Stops the threads: each commits and closes its tasks. Returns `false` if they did not

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use streams_state::ChangelogRecord;
 
@@ -39,59 +40,100 @@ pub(crate) fn restore_task(consumer: &BaseConsumer, task: &mut Task, dir: &TaskD
         } else {
             None
         };
-        let (_low, high) = consumer
-            .fetch_watermarks(&topic, partition, Duration::from_secs(10))
-            .map_err(|e| kafka_err(&topic, e))?;
-        if high == 0 {
-            continue;
-        }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&topic, partition, start.map_or(Offset::Beginning, Offset::Offset))
-            .map_err(|e| kafka_err(&topic, e))?;
-        consumer.assign(&tpl).map_err(|e| kafka_err(&topic, e))?;
-        let began = Instant::now();
-        let mut last_progress = Instant::now();
-        let mut last_record = Instant::now();
-        let mut position = start.unwrap_or(0);
         let mut batch = Vec::with_capacity(BATCH.min(1024));
-        let mut restored = 0u64;
-        // Read to the end of the partition. The high watermark read above is only a guide: some
-        // Kafka-compatible brokers report it too low, so the end is the consumer's end of
-        // partition, or, past the watermark, a pause with nothing more to read.
-        loop {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(message)) => {
-                    last_record = Instant::now();
-                    position = message.offset() + 1;
-                    batch.push(ChangelogRecord {
-                        key: message.key().unwrap_or_default().to_vec(),
-                        value: message.payload().map(<[u8]>::to_vec),
-                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-                    });
-                    if batch.len() >= BATCH {
-                        restored += batch.len() as u64;
-                        task.restore(&store, &batch)?;
-                        batch.clear();
-                    }
-                    if last_progress.elapsed() > Duration::from_secs(1) {
-                        tracing::info!(task = %task.id(), store, restored, position, end_offset = high, "restoring");
-                        last_progress = Instant::now();
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => return Err(kafka_err(&topic, e)),
-                None if position >= high && last_record.elapsed() > IDLE_END => break,
-                None if last_record.elapsed() > STALL => return Err(kafka_err(&topic, KafkaError::Canceled)),
-                None => {}
+        let what = format!("task {} store {store}", task.id());
+        let read = read_to_end(consumer, &topic, partition, start, &what, |message| {
+            batch.push(ChangelogRecord {
+                key: message.key().unwrap_or_default().to_vec(),
+                value: message.payload().map(<[u8]>::to_vec),
+                timestamp: message.timestamp().to_millis().unwrap_or(-1),
+            });
+            if batch.len() >= BATCH {
+                task.restore(&store, &batch)?;
+                batch.clear();
             }
-        }
+            Ok(())
+        })?;
         if !batch.is_empty() {
-            restored += batch.len() as u64;
             task.restore(&store, &batch)?;
         }
-        consumer.unassign().map_err(|e| kafka_err(&topic, e))?;
-        tracing::info!(task = %task.id(), store, restored, elapsed_ms = began.elapsed().as_millis() as u64, "restored");
-        total += restored;
+        total += read.records;
     }
     Ok(total)
+}
+
+/// What [`read_to_end`] read: how many records, and the offset after the last one.
+pub(crate) struct ReadToEnd {
+    pub(crate) records: u64,
+    pub(crate) position: i64,
+}
+
+/// Reads `partition` of `topic` from `start` (else from the beginning) to its end, giving each
+/// record to `apply`, logging progress every second as `what`.
+pub(crate) fn read_to_end(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    start: Option<i64>,
+    what: &str,
+    mut apply: impl FnMut(&BorrowedMessage<'_>) -> Result<(), StreamsError>,
+) -> Result<ReadToEnd, StreamsError> {
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map_err(|e| kafka_err(topic, e))?;
+    if high == 0 {
+        return Ok(ReadToEnd {
+            records: 0,
+            position: start.unwrap_or(0),
+        });
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, start.map_or(Offset::Beginning, Offset::Offset))
+        .map_err(|e| kafka_err(topic, e))?;
+    consumer.assign(&tpl).map_err(|e| kafka_err(topic, e))?;
+    let began = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut last_record = Instant::now();
+    let mut position = start.unwrap_or(low);
+    let mut records = 0u64;
+    // Read to the end of the partition. The high watermark read above is only a guide: some
+    // Kafka-compatible brokers report it too low, so the end is the consumer's end of
+    // partition, or, past the watermark, a pause with nothing more to read.
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                last_record = Instant::now();
+                position = message.offset() + 1;
+                records += 1;
+                apply(&message)?;
+                if last_progress.elapsed() > Duration::from_secs(1) {
+                    tracing::info!(
+                        what,
+                        topic,
+                        partition,
+                        records,
+                        position,
+                        end_offset = high,
+                        "restoring"
+                    );
+                    last_progress = Instant::now();
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => break,
+            Some(Err(e)) => return Err(kafka_err(topic, e)),
+            None if position >= high && last_record.elapsed() > IDLE_END => break,
+            None if last_record.elapsed() > STALL => return Err(kafka_err(topic, KafkaError::Canceled)),
+            None => {}
+        }
+    }
+    consumer.unassign().map_err(|e| kafka_err(topic, e))?;
+    tracing::info!(
+        what,
+        topic,
+        partition,
+        records,
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        "restored"
+    );
+    Ok(ReadToEnd { records, position })
 }

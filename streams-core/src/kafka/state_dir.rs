@@ -28,7 +28,13 @@ pub(crate) struct TaskDirectory {
 impl TaskDirectory {
     /// Creates (if needed) and locks the directory of `task`.
     pub(crate) fn lock(state_dir: &Path, application_id: &str, task: TaskId) -> Result<Self, StreamsError> {
-        let path = state_dir.join(application_id).join(task.to_string());
+        Self::lock_named(state_dir, application_id, &task.to_string())
+    }
+
+    /// Creates (if needed) and locks `<state.dir>/<application.id>/<name>/` (`global` for the
+    /// global stores).
+    pub(crate) fn lock_named(state_dir: &Path, application_id: &str, name: &str) -> Result<Self, StreamsError> {
+        let path = state_dir.join(application_id).join(name);
         fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
         let lock_path = path.join(LOCK);
         let file = File::create(&lock_path).map_err(|e| io_error(&lock_path, e))?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers as _, Message};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
@@ -18,7 +18,7 @@ use super::config::{ProcessingGuarantee, StreamsConfig};
 use super::restore::restore_task;
 use super::state_dir::TaskDirectory;
 use super::StateMachine;
-use crate::internals::{DeserializationExceptionHandler, RecordCollector, Task, TaskId};
+use crate::internals::{DeserializationExceptionHandler, GlobalStores, RecordCollector, Task, TaskId};
 use crate::processor::{Headers, RawRecord};
 use crate::topology::{TaskConfig, Topology};
 use crate::StreamsError;
@@ -406,6 +406,28 @@ pub(crate) struct ThreadSetup {
     pub(crate) cache_max_bytes: usize,
     pub(crate) shutdown: Arc<AtomicBool>,
     pub(crate) states: Arc<StateMachine>,
+    /// The process's global stores, read by the tasks.
+    pub(crate) global_stores: Option<Arc<GlobalStores>>,
+}
+
+/// The record a consumer read, as tasks take it.
+pub(crate) fn raw_record(message: &BorrowedMessage<'_>) -> RawRecord {
+    let mut headers = Headers::new();
+    if let Some(h) = message.headers() {
+        for header in h.iter() {
+            match header.value {
+                Some(v) => headers.add(header.key, v),
+                None => headers.add_null(header.key),
+            };
+        }
+    }
+    RawRecord {
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        offset: message.offset(),
+        headers,
+    }
 }
 
 /// Runs one stream thread until shutdown or a fatal error.
@@ -441,6 +463,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         task_config: TaskConfig {
             deserialization_handler: Arc::clone(&setup.deserialization_handler),
             cache_max_bytes: setup.cache_max_bytes,
+            global_stores: setup.global_stores.clone(),
             default_store_type: setup.config.default_dsl_store,
             ..TaskConfig::new(app.clone(), Arc::clone(&collector) as Arc<dyn RecordCollector>)
         },
@@ -504,26 +527,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                         None => continue,
                     }
                 }
-                let mut headers = Headers::new();
-                if let Some(h) = message.headers() {
-                    for header in h.iter() {
-                        match header.value {
-                            Some(v) => headers.add(header.key, v),
-                            None => headers.add_null(header.key),
-                        };
-                    }
-                }
-                batch.push((
-                    last_topic,
-                    message.partition(),
-                    RawRecord {
-                        key: message.key().map(<[u8]>::to_vec),
-                        value: message.payload().map(<[u8]>::to_vec),
-                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-                        offset: message.offset(),
-                        headers,
-                    },
-                ));
+                batch.push((last_topic, message.partition(), raw_record(&message)));
             }
             let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = manager.error.take() {

@@ -128,14 +128,16 @@ impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut> {
             .iter()
             .copied()
             .find(|&i| &*self.env.stores[i].name == name)
+            // Global stores are reachable from every processor, as in Kafka Streams.
+            .or_else(|| self.env.stores.iter().position(|s| s.global && &*s.name == name))
             .ok_or_else(|| StreamsError::StoreAccess {
                 store: name.to_owned(),
                 reason: format!("processor `{}` is not connected to it", self.name),
             })
     }
 
-    /// A handle to the key-value store `name` this processor is connected to. Call it in
-    /// `init` and keep the handle.
+    /// A handle to the key-value store `name` this processor is connected to, or to the global
+    /// store `name` (read-only; no connection needed). Call it in `init` and keep the handle.
     pub fn key_value_store<K: 'static, V: 'static>(
         &mut self,
         name: &str,

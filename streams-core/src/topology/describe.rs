@@ -18,7 +18,19 @@ pub struct TopologyDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SubtopologyDescription {
     id: u32,
+    /// Fills a global store (Kafka's `GlobalStore` description).
+    global: bool,
     nodes: Vec<NodeDescription>,
+}
+
+impl SubtopologyDescription {
+    fn label(&self) -> String {
+        if self.global {
+            format!("Sub-topology: {} for global store (will not generate tasks)", self.id)
+        } else {
+            format!("Sub-topology: {}", self.id)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +102,11 @@ impl TopologyDescription {
                         }
                     })
                     .collect();
-                SubtopologyDescription { id: sub.id, nodes }
+                SubtopologyDescription {
+                    id: sub.id,
+                    global: sub.global,
+                    nodes,
+                }
             })
             .collect();
         TopologyDescription { subtopologies }
@@ -104,8 +120,9 @@ impl TopologyDescription {
         let mut stores = Vec::new();
         for sub in &self.subtopologies {
             out.push_str(&format!(
-                "  subgraph cluster_{} {{\n    label=\"Sub-topology: {}\";\n",
-                sub.id, sub.id
+                "  subgraph cluster_{} {{\n    label=\"{}\";\n",
+                sub.id,
+                sub.label()
             ));
             for node in &sub.nodes {
                 out.push_str(&format!("    \"{}\";\n", node.name));
@@ -167,7 +184,7 @@ impl TopologyDescription {
         let mut topics = Vec::new();
         let mut stores = Vec::new();
         for sub in &self.subtopologies {
-            out.push_str(&format!("  subgraph sub{}[\"Sub-topology: {}\"]\n", sub.id, sub.id));
+            out.push_str(&format!("  subgraph sub{}[\"{}\"]\n", sub.id, sub.label()));
             for node in &sub.nodes {
                 out.push_str(&format!("    {}[\"{}\"]\n", id("n", &node.name), node.name));
                 for succ in &node.successors {
@@ -250,11 +267,14 @@ impl fmt::Display for TopologyDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Topologies:\n ")?;
         for sub in &self.subtopologies {
-            writeln!(f, "  Sub-topology: {}", sub.id)?;
+            writeln!(f, "  {}", sub.label())?;
             for node in &sub.nodes {
                 writeln!(f, "    {node}")?;
             }
-            f.write_str("\n")?;
+            // As Kafka Streams prints them, global stores are not followed by a blank line.
+            if !sub.global {
+                f.write_str("\n")?;
+            }
         }
         Ok(())
     }

@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use streams_state::{KeyValueBytesStoreSupplier, KeyValueStoreBuilder, RecordClock};
+use streams_state::{KeyValueBytesStoreSupplier, KeyValueStoreBuilder, RecordClock, SharedKeyValueStore};
 
 pub use describe::TopologyDescription;
 
 use crate::internals::collector::{CollectorChangelogSink, RecordCollector};
+use crate::internals::global::{GlobalStores, GlobalTask, GLOBAL_PARTITION};
 use crate::internals::handler::{DeserializationExceptionHandler, LogAndFail};
 use crate::internals::node::{Env, FlushForwarder, NodeId, RuntimeNode, StoreMeta, StoreSlot, TaskMetrics};
 use crate::internals::task::{Task, TaskId};
@@ -88,6 +89,8 @@ pub(crate) struct NodeDef {
     pub(crate) children: Vec<usize>,
     pub(crate) stores: Vec<String>,
     pub(crate) factory: NodeFactory,
+    /// A global store's source or processor: runs in the global task, not in stream tasks.
+    pub(crate) global: bool,
 }
 
 /// Where a store's engine comes from.
@@ -120,6 +123,9 @@ pub(crate) struct StoreDef {
     pub(crate) caching: bool,
     /// The node whose children receive the cache's flushed entries, and how they are decoded.
     pub(crate) forwarder: Option<(String, ForwarderFactory)>,
+    /// A global store: one instance per process holding every partition of its topic, written
+    /// by its global processor and read-only for stream tasks.
+    pub(crate) global: bool,
 }
 
 /// A repartition topic the topology writes and reads.
@@ -137,9 +143,15 @@ pub struct Subtopology {
     pub(crate) nodes: Vec<usize>,
     pub(crate) source_topics: Vec<TopicName>,
     pub(crate) stores: Vec<String>,
+    pub(crate) global: bool,
 }
 
 impl Subtopology {
+    /// Whether it fills a global store: it runs in the global task and generates no tasks.
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
     /// The topics it reads, internal ones prefixed with `application_id`.
     pub fn source_topics(&self, application_id: &str) -> Vec<String> {
         self.source_topics
@@ -148,7 +160,8 @@ impl Subtopology {
             .collect()
     }
 
-    /// Names of the stores its tasks hold.
+    /// Names of the stores its tasks hold (for a stream sub-topology, every global store too,
+    /// read-only).
     pub fn stores(&self) -> &[String] {
         &self.stores
     }
@@ -191,6 +204,9 @@ pub struct TaskConfig {
     pub state_dir: Option<PathBuf>,
     /// Initial wall-clock time in milliseconds.
     pub wall_clock_ms: i64,
+    /// The process's global stores ([`Topology::create_global_stores`]), needed when the
+    /// topology has any: stream tasks read them, the global task writes them.
+    pub global_stores: Option<Arc<GlobalStores>>,
     /// The engine of DSL stores that name none (`default.dsl.store`). RocksDB stores need
     /// [`state_dir`](Self::state_dir).
     pub default_store_type: StoreType,
@@ -207,6 +223,7 @@ impl TaskConfig {
             cache_max_bytes: 0,
             state_dir: None,
             wall_clock_ms: 0,
+            global_stores: None,
             default_store_type: StoreType::InMemory,
         }
     }
@@ -273,6 +290,12 @@ impl Topology {
         let mut topic_owner: BTreeMap<&TopicName, &str> = BTreeMap::new();
         for node in &nodes {
             for store in &node.stores {
+                if !node.global && stores.iter().any(|s| s.global && &s.name == store) {
+                    problems.push(format!(
+                        "global store `{store}` can be used by processor `{}` without being connected; do not pass it",
+                        node.name
+                    ));
+                }
                 if !store_names.contains(store.as_str()) {
                     problems.push(format!(
                         "processor `{}` uses state store `{store}`, which was never added (StreamsBuilder::add_state_store)",
@@ -298,7 +321,9 @@ impl Topology {
             return Err(StreamsError::Topology(problems.join("; ")));
         }
 
-        // Group nodes connected by links or by shared stores.
+        // Group nodes connected by links or by shared stores. Global stores do not join: every
+        // task reads them, and their global processor runs apart.
+        let global_stores: BTreeSet<&str> = stores.iter().filter(|s| s.global).map(|s| s.name.as_str()).collect();
         let mut uf = UnionFind((0..nodes.len()).collect());
         let mut store_user: HashMap<&str, usize> = HashMap::new();
         for (i, node) in nodes.iter().enumerate() {
@@ -306,6 +331,9 @@ impl Topology {
                 uf.union(i, child);
             }
             for store in &node.stores {
+                if global_stores.contains(store.as_str()) {
+                    continue;
+                }
                 if let Some(&other) = store_user.get(store.as_str()) {
                     uf.union(i, other);
                 } else {
@@ -331,6 +359,7 @@ impl Topology {
                     nodes: Vec::new(),
                     source_topics: Vec::new(),
                     stores: Vec::new(),
+                    global: false,
                 });
                 subtopologies.len() as u32 - 1
             });
@@ -340,6 +369,7 @@ impl Topology {
             let id = group_of_root[&uf.find(i)] as usize;
             let sub = &mut subtopologies[id];
             sub.nodes.push(i);
+            sub.global |= nodes[i].global;
             if let NodeKind::Source { topics } = &nodes[i].kind {
                 sub.source_topics.extend(topics.iter().cloned());
             }
@@ -347,6 +377,19 @@ impl Topology {
                 if !sub.stores.contains(store) {
                     sub.stores.push(store.clone());
                 }
+            }
+        }
+        // Every stream task can read every global store.
+        for sub in subtopologies.iter_mut().filter(|s| !s.global) {
+            sub.stores.extend(global_stores.iter().map(|s| (*s).to_owned()));
+        }
+        for sub in subtopologies.iter().filter(|s| s.global) {
+            if let Some(&i) = sub.nodes.iter().find(|&&i| !nodes[i].global) {
+                return Err(StreamsError::Topology(format!(
+                    "node `{}` is connected to a global store's source or processor; a global processor \
+                     only fills its store and has no children",
+                    nodes[i].name
+                )));
             }
         }
         for sub in &subtopologies {
@@ -371,14 +414,30 @@ impl Topology {
         &self.subtopologies
     }
 
-    /// Every user topic the topology reads (internal topics excluded).
+    /// Every user topic the stream tasks read (internal topics and global topics excluded).
     pub fn source_topics(&self) -> Vec<String> {
         self.subtopologies
             .iter()
+            .filter(|s| !s.global)
             .flat_map(|s| s.source_topics.iter())
             .filter(|t| !t.internal)
             .map(|t| t.name.clone())
             .collect()
+    }
+
+    /// The topics of the global stores, read whole by every instance.
+    pub fn global_source_topics(&self) -> Vec<String> {
+        self.subtopologies
+            .iter()
+            .filter(|s| s.global)
+            .flat_map(|s| s.source_topics.iter())
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// Whether the topology has global stores.
+    pub fn has_global_stores(&self) -> bool {
+        self.subtopologies.iter().any(|s| s.global)
     }
 
     /// Every user topic the topology writes (internal topics excluded).
@@ -401,10 +460,12 @@ impl Topology {
         self.stores.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// The sub-topology whose tasks read `topic` (full name, internal topics prefixed).
+    /// The sub-topology whose tasks read `topic` (full name, internal topics prefixed); global
+    /// topics are not read by tasks.
     pub fn subtopology_reading(&self, application_id: &str, topic: &str) -> Option<u32> {
         self.subtopologies
             .iter()
+            .filter(|s| !s.global)
             .find(|s| s.source_topics.iter().any(|t| &*t.resolve(application_id) == topic))
             .map(|s| s.id)
     }
@@ -433,7 +494,7 @@ impl Topology {
                 kind: InternalTopicKind::Repartition,
             });
         }
-        for sub in &self.subtopologies {
+        for sub in self.subtopologies.iter().filter(|s| !s.global) {
             let partitions = self.subtopology_partitions(sub, &counts)?;
             for store in &sub.stores {
                 if self.stores.iter().any(|s| &s.name == store && s.logging) {
@@ -448,12 +509,18 @@ impl Topology {
         Ok(topics)
     }
 
-    /// Number of tasks (partitions) of each sub-topology.
+    /// Number of tasks (partitions) of each sub-topology; 0 for global ones.
     pub fn task_counts(&self, partitions_of: &dyn Fn(&str) -> Option<i32>) -> Result<Vec<i32>, StreamsError> {
         let counts = self.partition_counts(partitions_of)?;
         self.subtopologies
             .iter()
-            .map(|sub| self.subtopology_partitions(sub, &counts))
+            .map(|sub| {
+                if sub.global {
+                    Ok(0)
+                } else {
+                    self.subtopology_partitions(sub, &counts)
+                }
+            })
             .collect()
     }
 
@@ -478,7 +545,12 @@ impl Topology {
         partitions_of: &dyn Fn(&str) -> Option<i32>,
     ) -> Result<HashMap<TopicName, i32>, StreamsError> {
         let mut counts: HashMap<TopicName, i32> = HashMap::new();
-        for topic in self.subtopologies.iter().flat_map(|s| &s.source_topics) {
+        for topic in self
+            .subtopologies
+            .iter()
+            .filter(|s| !s.global)
+            .flat_map(|s| &s.source_topics)
+        {
             if !topic.internal {
                 let n = partitions_of(&topic.name).ok_or_else(|| {
                     StreamsError::Topology(format!(
@@ -559,6 +631,18 @@ impl Topology {
             .subtopologies
             .get(id.subtopology as usize)
             .ok_or_else(|| StreamsError::Internal(format!("no sub-topology {}", id.subtopology)))?;
+        if sub.global {
+            return Err(StreamsError::Internal(format!(
+                "sub-topology {} fills global stores and generates no tasks; use create_global_task",
+                sub.id
+            )));
+        }
+        self.create_task_for(sub, id, config)
+    }
+
+    /// Creates the tasks of `sub` (a stream task, or, for a global sub-topology, the part of
+    /// the global task that fills its stores).
+    fn create_task_for(&self, sub: &Subtopology, id: TaskId, config: &TaskConfig) -> Result<Task, StreamsError> {
         let local: HashMap<usize, NodeId> = sub.nodes.iter().enumerate().map(|(l, &g)| (g, l)).collect();
         let app = config.application_id.as_str();
         let mut nodes: Vec<Option<Box<dyn RuntimeNode>>> = Vec::with_capacity(sub.nodes.len());
@@ -587,7 +671,7 @@ impl Topology {
         let cached = sub
             .stores
             .iter()
-            .filter(|s| self.stores.iter().any(|d| &d.name == *s && d.caching))
+            .filter(|s| self.stores.iter().any(|d| &d.name == *s && d.caching && !d.global))
             .count();
         let cache_per_store = config.cache_max_bytes.checked_div(cached).unwrap_or(0);
         let mut stores = Vec::new();
@@ -597,6 +681,30 @@ impl Topology {
                 .iter()
                 .find(|d| &d.name == name)
                 .ok_or_else(|| StreamsError::Internal(format!("store `{name}` is not defined")))?;
+            if def.global {
+                let shared = config.global_stores.as_ref().and_then(|g| g.get(name)).ok_or_else(|| {
+                    StreamsError::StoreAccess {
+                        store: name.clone(),
+                        reason: "it is a global store and the task was created without the process's global \
+                                 stores (TaskConfig::global_stores, from Topology::create_global_stores)"
+                            .into(),
+                    }
+                })?;
+                let store: Box<dyn streams_state::KeyValueStore> = if sub.global {
+                    Box::new(shared.writer())
+                } else {
+                    Box::new(shared.reader())
+                };
+                stores.push(StoreSlot {
+                    name: Arc::from(name.as_str()),
+                    store,
+                    meta: Arc::clone(&def.meta),
+                    changelog_topic: None,
+                    forwarder: None,
+                    global: true,
+                });
+                continue;
+            }
             let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type));
             builder = if def.logging {
                 builder.with_logging_enabled()
@@ -635,6 +743,7 @@ impl Topology {
                 meta: Arc::clone(&def.meta),
                 changelog_topic,
                 forwarder,
+                global: false,
             });
         }
         let node_stores = sub
@@ -665,6 +774,43 @@ impl Topology {
             metrics: TaskMetrics::default(),
         };
         Ok(Task::new(id, env, sources))
+    }
+
+    /// Creates the process's global stores, one per global store of the topology, empty or (for
+    /// persistent engines) reopened from `state_dir` (`<state.dir>/<application.id>/global`);
+    /// stores that name no engine get `default_store_type`. Global stores are neither logged
+    /// (their topic is their changelog) nor cached.
+    pub fn create_global_stores(
+        &self,
+        state_dir: Option<&std::path::Path>,
+        default_store_type: StoreType,
+    ) -> Result<GlobalStores, StreamsError> {
+        let mut stores = BTreeMap::new();
+        for def in self.stores.iter().filter(|d| d.global) {
+            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type))
+                .with_logging_disabled()
+                .with_caching_disabled()
+                .build(state_dir, None, RecordClock::shared())?;
+            stores.insert(def.name.clone(), SharedKeyValueStore::new(store));
+        }
+        Ok(GlobalStores { stores })
+    }
+
+    /// Creates the global task: the global sub-topologies, each reading every partition of its
+    /// topics and writing the stores of `config.global_stores`. `None` when the topology has no
+    /// global store.
+    pub fn create_global_task(&self, config: &TaskConfig) -> Result<Option<GlobalTask>, StreamsError> {
+        let mut tasks = Vec::new();
+        for sub in self.subtopologies.iter().filter(|s| s.global) {
+            let id = TaskId {
+                subtopology: sub.id,
+                partition: GLOBAL_PARTITION,
+            };
+            let mut task = self.create_task_for(sub, id, config)?;
+            task.initialize()?;
+            tasks.push(task);
+        }
+        Ok((!tasks.is_empty()).then(|| GlobalTask::new(tasks)))
     }
 
     /// A description of the topology in Kafka Streams' format.
