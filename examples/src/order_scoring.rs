@@ -222,7 +222,7 @@ pub fn run_demo() -> Result<OrderRun, StreamsError> {
     let orders = driver.create_input_topic(ORDERS_TOPIC, Serdes::string(), Serdes::f64());
     let labelled = driver.create_input_topic(LABELLED_TOPIC, Serdes::string(), Serdes::json::<(f64, f64)>());
     let published = driver.create_output_topic::<String, Vec<u8>>(MODELS_TOPIC, Serdes::string(), Serdes::bytes());
-    let scores = driver.create_output_topic(SCORES_TOPIC, Serdes::string(), Serdes::json::<OrderScore>());
+    let scores = driver.create_output_topic::<String, OrderScore>(SCORES_TOPIC, Serdes::string(), Serdes::json());
     let mut versions = Vec::new();
     for (input, timestamp) in demo_input() {
         match input {

@@ -492,6 +492,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
     ) -> Result<(), StreamsError> {
         let model_ref = ModelRef::of(&**model);
         let shadow = self
+            .scoring
             .candidate
             .is_some()
             .then(|| (record.key.clone(), record.value.clone(), record.headers.clone()));
@@ -534,6 +535,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
             mut record, features, ..
         } = p;
         let shadow = self
+            .scoring
             .candidate
             .is_some()
             .then(|| (record.key.clone(), record.value.clone(), record.headers.clone()));

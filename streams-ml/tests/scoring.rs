@@ -412,8 +412,8 @@ fn changelog(records: &[ProducerRecord]) -> Vec<ChangelogRecord> {
 #[test]
 fn a_restart_restores_the_last_good_model_from_the_store() -> TestResult {
     let registry = Arc::new(ModelRegistry::new());
-    let (topology, _) = topology(&registry, |s| s);
-    let h = Harness::new(topology, DriverConfig::default());
+    let (first, _) = topology(&registry, |s| s);
+    let h = Harness::new(first, DriverConfig::default());
     h.model("m", linear(1, 2.0, 1.0), 1)?;
     h.model("m", linear(2, 3.0, 0.0), 2)?;
     h.model("m", b"garbage".to_vec(), 3)?;
@@ -424,9 +424,9 @@ fn a_restart_restores_the_last_good_model_from_the_store() -> TestResult {
 
     // A new instance: empty registry, the store restored from its changelog.
     let restarted = Arc::new(ModelRegistry::new());
-    let (topology, metrics) = topology(&restarted, |s| s.with_no_model(NoModelPolicy::Drop));
+    let (second, metrics) = topology(&restarted, |s| s.with_no_model(NoModelPolicy::Drop));
     let config = DriverConfig::default().with_restored_store(model_store_name(MODELS), 0, log);
-    let h = Harness::new(topology, config);
+    let h = Harness::new(second, config);
     assert_eq!(restarted.versions(), [("m".to_owned(), 2)].into_iter().collect());
     h.order("a", 2.0, 10)?;
     assert_eq!(h.read(SCORED), kv(&[("a", "6@m/v2")]));
@@ -453,7 +453,7 @@ fn named_features_are_matched_to_the_model_inputs() -> TestResult {
         .to("sums", Produced::with(Serdes::string(), Serdes::f64()));
     let driver = TopologyTestDriver::new(builder.build()?)?;
     let input = driver.create_input_topic("pairs", Serdes::string(), Serdes::json::<(f64, f64)>());
-    let output = driver.create_output_topic("sums", Serdes::string(), Serdes::f64());
+    let output = driver.create_output_topic::<String, f64>("sums", Serdes::string(), Serdes::f64());
     input.pipe_input_at("k".to_owned(), (1.0, 2.0), 1)?;
     assert_eq!(output.read_values_to_list()?, vec![21.0]);
     Ok(())
