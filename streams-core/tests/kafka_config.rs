@@ -2,6 +2,7 @@
 //! secrets never printed.
 
 use streams_core::kafka::{DeserializationHandlerKind, ProcessingGuarantee, StreamsConfig};
+use streams_core::state::StoreType;
 
 fn err(pairs: &[(&str, &str)]) -> String {
     StreamsConfig::from_pairs(pairs.iter().copied())
@@ -24,7 +25,20 @@ fn defaults_follow_kafka_streams() {
     assert_eq!(config.cache_max_bytes_buffering, 10 * 1024 * 1024);
     assert_eq!(config.deserialization_handler, DeserializationHandlerKind::LogAndFail);
     assert_eq!(config.replication_factor, -1);
+    assert_eq!(config.default_dsl_store, StoreType::RocksDb);
     assert!(config.client_properties.is_empty());
+}
+
+#[test]
+fn default_dsl_store_takes_kafka_spellings() {
+    let config = StreamsConfig::from_pairs(with(&[("default.dsl.store", "in_memory")])).expect("valid");
+    assert_eq!(config.default_dsl_store, StoreType::InMemory);
+    let config = StreamsConfig::from_pairs(with(&[("default.dsl.store", "rocksDB")])).expect("valid");
+    assert_eq!(config.default_dsl_store, StoreType::RocksDb);
+    assert_eq!(
+        err(&with(&[("default.dsl.store", "memory")])),
+        "invalid configuration `default.dsl.store`: `memory` is not a store type: use rocksDB or in_memory"
+    );
 }
 
 #[test]

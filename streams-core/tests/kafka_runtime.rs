@@ -160,12 +160,68 @@ fn state_is_rebuilt_from_the_changelog_when_the_state_directory_is_lost() {
     let records = kafka
         .consume("word-counts", total, Duration::from_secs(60))
         .expect("consume");
+    // Every change the first instance logged (one per word, with the cache off) is read back.
+    wait_for("the restore count", Duration::from_secs(10), || {
+        restored(&streams, "counts") == Some(first_updates as u64)
+    });
     assert!(streams.close(Duration::from_secs(30)));
     assert_eq!(
         records.len(),
         total,
         "one output per word occurrence, none lost or repeated"
     );
+    assert_eq!(decode_counts(records), final_counts(&all));
+}
+
+/// Changelog records restored into `store`, over all tasks (as of their last commits).
+fn restored(streams: &KafkaStreams, store: &str) -> Option<u64> {
+    streams.metrics().stores.get(store).map(|m| m.records_restored)
+}
+
+#[test]
+fn a_clean_restart_keeps_rocksdb_stores_and_restores_nothing_past_their_checkpoints() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("lines", 4).expect("topic");
+    kafka.create_topic("word-counts", 4).expect("topic");
+    let all = lines();
+    let (first, second) = all.split_at(120);
+    produce_lines(&kafka, first, 0);
+    let first_updates = first.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        // `default.dsl.store` is RocksDB unless configured.
+        let mut streams = KafkaStreams::new(word_count(), config(&kafka, "checkpoint", dir.path())).expect("streams");
+        streams.start_with(&kafka.topic_creator()).expect("start");
+        kafka
+            .consume("word-counts", first_updates, Duration::from_secs(60))
+            .expect("consume");
+        assert!(streams.close(Duration::from_secs(30)));
+    }
+    // The counting tasks (sub-topology 1) hold the store on disk and checkpointed its
+    // changelog partition at the end of what they wrote.
+    for partition in 0..4 {
+        let task = dir.path().join("checkpoint").join(format!("1_{partition}"));
+        assert!(task.join("rocksdb").join("counts").is_dir(), "{}", task.display());
+        let checkpoint = std::fs::read_to_string(task.join(".checkpoint")).expect("checkpoint");
+        assert!(
+            checkpoint.starts_with(&format!("checkpoint-counts-changelog {partition} ")),
+            "{checkpoint}"
+        );
+    }
+    produce_lines(&kafka, second, 1_000);
+    let mut streams = KafkaStreams::new(word_count(), config(&kafka, "checkpoint", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let total = all.iter().map(|l| l.split_whitespace().count()).sum::<usize>();
+    let records = kafka
+        .consume("word-counts", total, Duration::from_secs(60))
+        .expect("consume");
+    wait_for("the counting tasks to commit", Duration::from_secs(10), || {
+        streams.metrics().stores.get("counts").is_some_and(|m| m.flushes > 0)
+    });
+    assert_eq!(restored(&streams, "counts"), Some(0));
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(records.len(), total, "one output per word occurrence");
+    // The counts continue from the kept stores: nothing was rebuilt, nothing lost.
     assert_eq!(decode_counts(records), final_counts(&all));
 }
 
@@ -312,4 +368,86 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_stops() 
         "one output per word occurrence, none lost or repeated"
     );
     assert_eq!(decode_counts(records), final_counts(&all));
+}
+
+#[test]
+fn headers_reach_the_output_and_records_without_headers_stay_without() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Header, Headers as _, OwnedHeaders};
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use rdkafka::{ClientConfig, Message};
+
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic("in", 1).expect("topic");
+    kafka.create_topic("out", 1).expect("topic");
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .expect("producer");
+    let with = OwnedHeaders::new()
+        .insert(Header {
+            key: "trace",
+            value: Some("abc"),
+        })
+        .insert(Header::<&str> {
+            key: "empty",
+            value: None,
+        });
+    producer
+        .send(BaseRecord::to("in").key("a").payload("1").headers(with))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer
+        .send(BaseRecord::<str, str>::to("in").key("b").payload("2"))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .map_values(|v| format!("{v}!"))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(
+        builder.build().expect("topology"),
+        config(&kafka, "headers", dir.path()),
+    )
+    .expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", "headers-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("reader");
+    reader.subscribe(&["out"]).expect("subscribe");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 2 && Instant::now() < deadline {
+        if let Some(message) = reader.poll(Duration::from_millis(100)) {
+            let message = message.expect("message");
+            let headers: Vec<(String, Option<Vec<u8>>)> = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            seen.push((message.payload().map(<[u8]>::to_vec), headers));
+        }
+    }
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                Some(b"1!".to_vec()),
+                vec![("trace".to_owned(), Some(b"abc".to_vec())), ("empty".to_owned(), None)]
+            ),
+            (Some(b"2!".to_vec()), vec![]),
+        ]
+    );
 }

@@ -6,6 +6,7 @@
 use streams_core::dsl::{Consumed, Grouped, KTable, Materialized, Produced, StreamsBuilder};
 use streams_core::processor::{Headers, ValueAndTimestamp};
 use streams_core::serde::Serdes;
+use streams_core::state::StoreType;
 use streams_core::topology::Topology;
 use streams_core::StreamsError;
 use testkit::{DriverConfig, TestRecord, TopologyTestDriver};
@@ -413,6 +414,58 @@ fn aggregations_drop_and_count_records_with_null_keys() -> Result<(), StreamsErr
         );
         let metrics = driver.total_metrics();
         assert_eq!((metrics.records_processed, metrics.dropped_records), (3, 4));
+    }
+    Ok(())
+}
+
+/// Two counts of `in`: `counts` on the default engine, `counts-in-memory` always in memory.
+fn counts_on_two_engines() -> Result<Topology, StreamsError> {
+    let builder = StreamsBuilder::new();
+    let grouped = builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key();
+    grouped
+        .count_with(Materialized::as_("counts"))
+        .to_stream()
+        .to("out", Produced::new());
+    grouped
+        .count_with(Materialized::as_("counts-in-memory").with_store_type(StoreType::InMemory))
+        .to_stream()
+        .to("out-in-memory", Produced::new());
+    builder.build()
+}
+
+#[test]
+fn dsl_stores_take_the_default_store_type_unless_materialized_names_one() -> Result<(), StreamsError> {
+    for default in [StoreType::InMemory, StoreType::RocksDb] {
+        let driver =
+            TopologyTestDriver::with_config(counts_on_two_engines()?, cached().with_default_store_type(default))?;
+        pipe_all(&driver, &CLICKS)?;
+        assert_eq!(
+            driver.store_is_persistent("counts")?,
+            default == StoreType::RocksDb,
+            "{default:?}"
+        );
+        assert!(!driver.store_is_persistent("counts-in-memory")?, "{default:?}");
+        let expected = vec![
+            TestRecord::new(s("a"), Some(1), 10),
+            TestRecord::new(s("b"), Some(1), 20),
+            TestRecord::new(s("a"), Some(2), 10),
+            TestRecord::new(s("a"), Some(3), 30),
+        ];
+        for topic in ["out", "out-in-memory"] {
+            let output = driver.create_output_topic::<String, Option<i64>>(topic, Serdes::string(), Serdes::i64());
+            assert_eq!(output.read_records_to_list()?, expected, "{default:?} {topic}");
+        }
+        assert_eq!(
+            driver.timestamped_key_value_store::<String, i64>("counts")?,
+            vec![
+                (s("a"), ValueAndTimestamp::new(3, 30)),
+                (s("b"), ValueAndTimestamp::new(1, 20))
+            ],
+            "{default:?}"
+        );
+        driver.close()?;
     }
     Ok(())
 }

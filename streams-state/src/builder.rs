@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::caching::CachingKeyValueStore;
 use crate::logging::LoggingKeyValueStore;
 use crate::memory::InMemoryKeyValueBytesStoreSupplier;
+use crate::metered::MeteredKeyValueStore;
 use crate::store::{ChangelogSink, KeyValueBytesStoreSupplier, KeyValueStore, RecordClock};
 use crate::StateError;
 
@@ -15,7 +16,7 @@ use crate::StateError;
 ///
 /// The stack is, from the inside out: the engine from the supplier, then a
 /// [`LoggingKeyValueStore`] when logging is enabled, then a [`CachingKeyValueStore`] when
-/// caching is enabled. As in Kafka Streams, logging is enabled and caching disabled by default.
+/// caching is enabled, and a [`MeteredKeyValueStore`] over all of it. As in Kafka Streams, logging is enabled and caching disabled by default.
 ///
 /// The builder is cheap to clone and can be shared between tasks; each task calls
 /// [`KeyValueStoreBuilder::build`] for its own store.
@@ -125,7 +126,7 @@ impl KeyValueStoreBuilder {
         if self.cache_max_bytes > 0 {
             store = Box::new(CachingKeyValueStore::new(store, self.cache_max_bytes, clock)?);
         }
-        Ok(store)
+        Ok(Box::new(MeteredKeyValueStore::new(store)))
     }
 }
 

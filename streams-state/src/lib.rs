@@ -5,7 +5,8 @@
 //! `rocksdb` feature), a logging layer
 //! ([`LoggingKeyValueStore`]) that writes every change to the store's changelog through a
 //! [`ChangelogSink`], and a caching layer ([`CachingKeyValueStore`]) that coalesces updates per
-//! key between commits. A [`KeyValueStoreBuilder`] (see [`Stores`]) assembles the stack for each
+//! key between commits, under a metering layer ([`MeteredKeyValueStore`]) that counts
+//! operations. A [`KeyValueStoreBuilder`] (see [`Stores`]) assembles the stack for each
 //! task, and [`restore_all`] replays a changelog into a store. Typed access (serdes) is added by
 //! `streams-core`; this crate knows nothing of Kafka.
 //!
@@ -24,6 +25,7 @@ pub mod caching;
 mod error;
 pub mod logging;
 pub mod memory;
+pub mod metered;
 pub mod restore;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
@@ -38,6 +40,7 @@ pub use caching::{cache_entry_size, CachingKeyValueStore, CACHE_ENTRY_OVERHEAD_B
 pub use error::StateError;
 pub use logging::LoggingKeyValueStore;
 pub use memory::{InMemoryKeyValueBytesStoreSupplier, InMemoryKeyValueStore};
+pub use metered::{MeteredKeyValueStore, StoreMetrics};
 pub use restore::restore_all;
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,

@@ -132,6 +132,12 @@ pub trait KeyValueStore: StateStore {
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         Vec::new()
     }
+
+    /// The store's counters, when it is metered ([`crate::MeteredKeyValueStore`], the outermost
+    /// layer of every store a [`crate::KeyValueStoreBuilder`] builds); `None` otherwise.
+    fn metrics(&self) -> Option<crate::StoreMetrics> {
+        None
+    }
 }
 
 /// Where a logging layer sends each change: the store's changelog topic.

@@ -12,6 +12,7 @@ use streams_core::internals::{
 };
 use streams_core::processor::{Headers, ProducerRecord, RawRecord, ValueAndTimestamp};
 use streams_core::serde::Serde;
+use streams_core::state::StoreType;
 use streams_core::topology::{TaskConfig, Topology};
 use streams_core::StreamsError;
 use streams_state::ChangelogRecord;
@@ -38,6 +39,9 @@ pub struct DriverConfig {
     /// Changelog records applied to stores before the tasks initialize, as a restart restores
     /// them: `(store, partition, records)`. Default none.
     pub restored: Vec<(String, i32, Vec<ChangelogRecord>)>,
+    /// The engine of DSL stores that name none. Default: in-memory (the Kafka runtime's
+    /// default is RocksDB); RocksDB stores live in a temporary directory removed with the driver.
+    pub default_store_type: StoreType,
 }
 
 impl Default for DriverConfig {
@@ -50,6 +54,7 @@ impl Default for DriverConfig {
             deserialization_handler: Arc::new(LogAndFail),
             initial_wall_clock_ms: 0,
             restored: Vec::new(),
+            default_store_type: StoreType::InMemory,
         }
     }
 }
@@ -70,6 +75,12 @@ impl DriverConfig {
     /// Sets the deserialization handler.
     pub fn with_deserialization_handler(mut self, handler: impl DeserializationExceptionHandler + 'static) -> Self {
         self.deserialization_handler = Arc::new(handler);
+        self
+    }
+
+    /// Sets the engine of DSL stores that name none (`default.dsl.store`).
+    pub fn with_default_store_type(mut self, store_type: StoreType) -> Self {
+        self.default_store_type = store_type;
         self
     }
 
@@ -148,6 +159,9 @@ pub(crate) struct DriverState {
     pub(crate) collector: Arc<Collector>,
     pub(crate) offsets: HashMap<(String, i32), i64>,
     pub(crate) wall_clock: i64,
+    /// The tasks' state directories (persistent stores); declared last so that it is removed
+    /// after the tasks are dropped.
+    _state_dir: tempfile::TempDir,
 }
 
 impl DriverState {
@@ -298,10 +312,15 @@ impl TopologyTestDriver {
             internal_topics: internal.iter().map(|t| t.name.clone()).collect(),
         });
         let counts = topology.task_counts(&partitions_of)?;
+        let state_dir = tempfile::Builder::new()
+            .prefix("testkit-state-")
+            .tempdir()
+            .map_err(|e| StreamsError::Internal(format!("cannot create the driver's state directory: {e}")))?;
         let task_config = TaskConfig {
             cache_max_bytes: config.cache_max_bytes,
             deserialization_handler: Arc::clone(&config.deserialization_handler),
             wall_clock_ms: config.initial_wall_clock_ms,
+            default_store_type: config.default_store_type,
             ..TaskConfig::new(
                 config.application_id.clone(),
                 Arc::clone(&collector) as Arc<dyn RecordCollector>,
@@ -313,6 +332,10 @@ impl TopologyTestDriver {
                 let id = TaskId {
                     subtopology: sub as u32,
                     partition,
+                };
+                let task_config = TaskConfig {
+                    state_dir: Some(state_dir.path().join(id.to_string())),
+                    ..task_config.clone()
                 };
                 let mut task = topology.create_task(id, &task_config)?;
                 for (store, _, records) in config.restored.iter().filter(|(_, p, _)| *p == partition) {
@@ -345,6 +368,7 @@ impl TopologyTestDriver {
                 tasks,
                 collector,
                 offsets: HashMap::new(),
+                _state_dir: state_dir,
             })),
         })
     }
@@ -451,6 +475,13 @@ impl TopologyTestDriver {
         Ok(None)
     }
 
+    /// Whether store `name` is kept on disk (RocksDB) rather than in memory.
+    pub fn store_is_persistent(&self, name: &str) -> Result<bool, StreamsError> {
+        let state = self.state.borrow();
+        let tasks = Self::tasks_with_store(&state, name)?;
+        Ok(tasks.iter().all(|t| t.store_is_persistent(name)))
+    }
+
     fn tasks_with_store<'a>(state: &'a DriverState, name: &str) -> Result<Vec<&'a Task>, StreamsError> {
         let tasks: Vec<&Task> = state
             .tasks
@@ -484,18 +515,14 @@ impl TopologyTestDriver {
     /// Counters of every task.
     pub fn metrics(&self) -> BTreeMap<TaskId, TaskMetrics> {
         let state = self.state.borrow();
-        state.tasks.iter().map(|(id, t)| (*id, t.metrics().clone())).collect()
+        state.tasks.iter().map(|(id, t)| (*id, t.metrics())).collect()
     }
 
     /// The sum of the counters of all tasks.
     pub fn total_metrics(&self) -> TaskMetrics {
         let mut total = TaskMetrics::default();
         for m in self.metrics().values() {
-            total.records_processed += m.records_processed;
-            total.dropped_records += m.dropped_records;
-            total.deserialization_errors_skipped += m.deserialization_errors_skipped;
-            total.punctuations += m.punctuations;
-            total.commits += m.commits;
+            total.add(m);
         }
         total
     }

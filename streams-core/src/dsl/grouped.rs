@@ -4,13 +4,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::operators::{Aggregation, StreamAggregateProcessor};
-use super::{
-    change_forwarder, lock, missing_serde, processor_factory, Grouped, KStream, KTable, Materialized, Named, StoreSpec,
-    ValueGetter,
-};
+use super::{lock, missing_serde, processor_factory, Grouped, KStream, KTable, Materialized, Named};
 use crate::processor::{Change, Processor};
 use crate::serde::{I64Serde, SharedSerde};
-use crate::state::Stores;
 use crate::topology::NodeKind;
 
 /// A stream grouped by key. Aggregations produce a [`KTable`] with one row per key; if the key
@@ -178,26 +174,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
                 }) as Box<dyn Processor<K, V, K, Change<VA>>>
             }),
         );
-        b.add_store(StoreSpec {
-            name: store.clone(),
-            supplier: materialized
-                .supplier
-                .unwrap_or_else(|| Stores::in_memory_key_value_store(store.clone())),
-            key_serde: Arc::clone(&key_serde),
-            value_serde: Arc::clone(&value_serde),
-            timestamped: true,
-            logging: materialized.logging,
-            caching: materialized.caching,
-            forwarder: Some(change_forwarder(
-                &name,
-                &store,
-                Arc::clone(&key_serde),
-                Arc::clone(&value_serde),
-                Arc::clone(&send_old_values),
-            )),
-        });
+        let getter = b.add_table_store(&name, &store, &materialized, &key_serde, &value_serde, &send_old_values);
         drop(b);
-        let getter = ValueGetter::from_store(&store, Arc::clone(&key_serde), Arc::clone(&value_serde));
         KTable::new(
             Arc::clone(&self.stream.builder),
             node,

@@ -43,7 +43,8 @@ use crate::processor::{Processor, ValueAndTimestamp};
 use crate::serde::SharedSerde;
 use crate::state::{decode_value_and_timestamp, StoreBuilder};
 use crate::topology::{
-    ForwarderFactory, NodeBuildCtx, NodeDef, NodeFactory, NodeKind, RepartitionTopicDef, StoreDef, TopicName, Topology,
+    ForwarderFactory, NodeBuildCtx, NodeDef, NodeFactory, NodeKind, RepartitionTopicDef, StoreDef, StoreEngine,
+    TopicName, Topology,
 };
 use crate::StreamsError;
 use operators::{MissingSerde, OptionSerde, TableSourceProcessor};
@@ -155,12 +156,42 @@ impl BuilderInner {
     pub(crate) fn add_store<K: 'static, V: 'static>(&mut self, def: StoreSpec<K, V>) {
         self.stores.push(StoreDef {
             name: def.name,
-            supplier: def.supplier,
+            engine: def.engine,
             meta: Arc::new(StoreMeta::new(def.key_serde, def.value_serde, def.timestamped)),
             logging: def.logging,
             caching: def.caching,
             forwarder: def.forwarder,
         });
+    }
+
+    /// Adds the timestamped store behind a table (a table source or an aggregation), whose
+    /// cache flushes node `owner` forwards as `Change`s, and returns the table's value getter.
+    pub(crate) fn add_table_store<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        owner: &str,
+        store: &str,
+        materialized: &Materialized<K, V>,
+        key_serde: &SharedSerde<K>,
+        value_serde: &SharedSerde<V>,
+        send_old_values: &Arc<AtomicBool>,
+    ) -> ValueGetter<K, V> {
+        self.add_store(StoreSpec {
+            name: store.to_owned(),
+            engine: materialized.engine(),
+            key_serde: Arc::clone(key_serde),
+            value_serde: Arc::clone(value_serde),
+            timestamped: true,
+            logging: materialized.logging,
+            caching: materialized.caching,
+            forwarder: Some(change_forwarder(
+                owner,
+                store,
+                Arc::clone(key_serde),
+                Arc::clone(value_serde),
+                Arc::clone(send_old_values),
+            )),
+        });
+        ValueGetter::from_store(store, Arc::clone(key_serde), Arc::clone(value_serde))
     }
 
     /// Records a problem `build()` will report.
@@ -172,7 +203,7 @@ impl BuilderInner {
 /// A store to add to the topology.
 pub(crate) struct StoreSpec<K, V> {
     pub(crate) name: String,
-    pub(crate) supplier: Arc<dyn streams_state::KeyValueBytesStoreSupplier>,
+    pub(crate) engine: StoreEngine,
     pub(crate) key_serde: SharedSerde<K>,
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) timestamped: bool,
@@ -342,7 +373,7 @@ impl StreamsBuilder {
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
         let mut b = lock(&self.inner);
-        let store = match materialized.name {
+        let store = match materialized.name.clone() {
             Some(name) => name,
             None => b.new_store_name(&format!("{topic}-")),
         };
@@ -354,8 +385,8 @@ impl StreamsBuilder {
             Some(name) => format!("{name}-table-source"),
             None => generated_table_name,
         };
-        let key_serde = materialized.key_serde.unwrap_or(consumed.key_serde);
-        let value_serde = materialized.value_serde.unwrap_or(consumed.value_serde);
+        let key_serde = materialized.key_serde.clone().unwrap_or(consumed.key_serde);
+        let value_serde = materialized.value_serde.clone().unwrap_or(consumed.value_serde);
         let topics = vec![TopicName::user(topic)];
         let nullable: SharedSerde<Option<V>> = Arc::new(OptionSerde(Arc::clone(&value_serde)));
         let source = b.add_node(
@@ -382,26 +413,15 @@ impl StreamsBuilder {
                 })
             }),
         );
-        b.add_store(StoreSpec {
-            name: store.clone(),
-            supplier: materialized
-                .supplier
-                .unwrap_or_else(|| crate::state::Stores::in_memory_key_value_store(store.clone())),
-            key_serde: Arc::clone(&key_serde),
-            value_serde: Arc::clone(&value_serde),
-            timestamped: true,
-            logging: materialized.logging,
-            caching: materialized.caching,
-            forwarder: Some(change_forwarder(
-                &table_name,
-                &store,
-                Arc::clone(&key_serde),
-                Arc::clone(&value_serde),
-                Arc::clone(&send_old_values),
-            )),
-        });
+        let getter = b.add_table_store(
+            &table_name,
+            &store,
+            &materialized,
+            &key_serde,
+            &value_serde,
+            &send_old_values,
+        );
         drop(b);
-        let getter = ValueGetter::from_store(&store, Arc::clone(&key_serde), Arc::clone(&value_serde));
         KTable::new(
             Arc::clone(&self.inner),
             node,
@@ -420,7 +440,7 @@ impl StreamsBuilder {
         let mut b = lock(&self.inner);
         b.add_store(StoreSpec {
             name: store.name().to_owned(),
-            supplier: store.supplier,
+            engine: StoreEngine::Supplier(store.supplier),
             key_serde: store.key_serde,
             value_serde: store.value_serde,
             timestamped: store.timestamped,

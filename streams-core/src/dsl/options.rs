@@ -7,6 +7,8 @@ use streams_state::KeyValueBytesStoreSupplier;
 
 use crate::internals::partitioner::StreamPartitioner;
 use crate::serde::{Serde, SharedSerde};
+use crate::state::StoreType;
+use crate::topology::StoreEngine;
 
 /// A name for the processor an operation adds (instead of a generated `KSTREAM-...` name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +141,7 @@ impl<K, V> Grouped<K, V> {
 pub struct Materialized<K, V> {
     pub(crate) name: Option<String>,
     pub(crate) supplier: Option<Arc<dyn KeyValueBytesStoreSupplier>>,
+    pub(crate) store_type: Option<StoreType>,
     pub(crate) key_serde: Option<SharedSerde<K>>,
     pub(crate) value_serde: Option<SharedSerde<V>>,
     pub(crate) logging: bool,
@@ -150,6 +153,7 @@ impl<K, V> Default for Materialized<K, V> {
         Materialized {
             name: None,
             supplier: None,
+            store_type: None,
             key_serde: None,
             value_serde: None,
             logging: true,
@@ -178,6 +182,31 @@ impl<K, V> Materialized<K, V> {
             name: Some(supplier.name().to_owned()),
             supplier: Some(supplier),
             ..Self::default()
+        }
+    }
+
+    /// A store of engine type `store_type` whatever `default.dsl.store` says (Kafka's
+    /// `Materialized.withStoreType`). A supplier given with [`as_supplier`](Self::as_supplier)
+    /// takes precedence.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// use streams_core::state::StoreType;
+    ///
+    /// let counts = Materialized::<String, i64>::as_("counts").with_store_type(StoreType::InMemory);
+    /// # let _ = counts;
+    /// ```
+    pub fn with_store_type(mut self, store_type: StoreType) -> Self {
+        self.store_type = Some(store_type);
+        self
+    }
+
+    /// The engine the store is made with.
+    pub(crate) fn engine(&self) -> StoreEngine {
+        match (&self.supplier, self.store_type) {
+            (Some(supplier), _) => StoreEngine::Supplier(Arc::clone(supplier)),
+            (None, Some(store_type)) => StoreEngine::Type(store_type),
+            (None, None) => StoreEngine::Default,
         }
     }
 

@@ -5,10 +5,11 @@
 //! the child takes it out with one type check. This is the single place where types are erased.
 
 use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use streams_state::{FlushedEntry, KeyValueStore, RecordClock};
+use streams_state::{FlushedEntry, KeyValueStore, RecordClock, StoreMetrics};
 
 use super::collector::RecordCollector;
 use super::handler::{DeserializationExceptionHandler, DeserializationResponse};
@@ -38,6 +39,22 @@ pub struct TaskMetrics {
     pub punctuations: u64,
     /// Commits done.
     pub commits: u64,
+    /// Counters of the task's stores by store name.
+    pub stores: BTreeMap<String, StoreMetrics>,
+}
+
+impl TaskMetrics {
+    /// Adds `other`'s counters to these, store by store (for totals over tasks).
+    pub fn add(&mut self, other: &TaskMetrics) {
+        self.records_processed += other.records_processed;
+        self.dropped_records += other.dropped_records;
+        self.deserialization_errors_skipped += other.deserialization_errors_skipped;
+        self.punctuations += other.punctuations;
+        self.commits += other.commits;
+        for (name, store) in &other.stores {
+            self.stores.entry(name.clone()).or_default().add(store);
+        }
+    }
 }
 
 /// Type information and serdes of a store, as registered in the topology.

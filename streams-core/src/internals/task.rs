@@ -151,6 +151,11 @@ impl Task {
         self.queues.iter().any(|q| q.records.is_empty())
     }
 
+    /// Number of input topics with no buffered record.
+    pub fn empty_input_count(&self) -> usize {
+        self.queues.iter().filter(|q| q.records.is_empty()).count()
+    }
+
     /// Input topics with no buffered record. Kafka Streams waits before processing while such a
     /// partition still has records on the broker, so that records are taken in timestamp order
     /// across partitions; the runtime uses this to decide.
@@ -348,8 +353,14 @@ impl Task {
     }
 
     /// Counters of this task.
-    pub fn metrics(&self) -> &TaskMetrics {
-        &self.env.metrics
+    pub fn metrics(&self) -> TaskMetrics {
+        let mut metrics = self.env.metrics.clone();
+        for slot in &self.env.stores {
+            if let Some(store) = slot.store.metrics() {
+                metrics.stores.insert(slot.name.to_string(), store);
+            }
+        }
+        metrics
     }
 
     /// Whether store `name` keeps its data on disk across restarts.

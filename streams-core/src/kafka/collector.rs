@@ -18,7 +18,8 @@ use crate::StreamsError;
 #[derive(Default)]
 pub(crate) struct DeliveryTracker {
     pub(crate) failure: Mutex<Option<String>>,
-    pub(crate) offsets: Mutex<HashMap<(String, i32), i64>>,
+    /// Per topic, per partition; looked up by `&str` so that a delivery allocates nothing.
+    offsets: Mutex<HashMap<String, HashMap<i32, i64>>>,
 }
 
 impl ClientContext for DeliveryTracker {}
@@ -30,9 +31,11 @@ impl ProducerContext for DeliveryTracker {
         match result {
             Ok(message) => {
                 let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = offsets
-                    .entry((message.topic().to_owned(), message.partition()))
-                    .or_insert(-1);
+                let topic = match offsets.get_mut(message.topic()) {
+                    Some(topic) => topic,
+                    None => offsets.entry(message.topic().to_owned()).or_default(),
+                };
+                let entry = topic.entry(message.partition()).or_insert(-1);
                 *entry = (*entry).max(message.offset());
             }
             Err((error, message)) => {
@@ -48,6 +51,10 @@ impl ProducerContext for DeliveryTracker {
 /// Sends a thread's output through one producer.
 pub(crate) struct KafkaCollector {
     pub(crate) producer: ThreadedProducer<DeliveryTracker>,
+    /// Partition counts known at start (source, sink and internal topics): read without a
+    /// lock, as every sink asks for every record.
+    known: Vec<(String, i32)>,
+    /// Other topics, asked from the cluster once.
     partitions: Mutex<HashMap<String, Option<i32>>>,
 }
 
@@ -61,7 +68,8 @@ impl KafkaCollector {
             })?;
         Ok(KafkaCollector {
             producer,
-            partitions: Mutex::new(partitions.into_iter().map(|(k, v)| (k, Some(v))).collect()),
+            known: partitions.into_iter().collect(),
+            partitions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -72,7 +80,9 @@ impl KafkaCollector {
             .offsets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .flat_map(|(topic, partitions)| partitions.iter().map(|(p, o)| ((topic.clone(), *p), *o)))
+            .collect()
     }
 
     fn check_failure(&self) -> Result<(), StreamsError> {
@@ -95,16 +105,18 @@ impl KafkaCollector {
 
 impl RecordCollector for KafkaCollector {
     fn send(&self, record: ProducerRecord) -> Result<(), StreamsError> {
-        let mut headers = OwnedHeaders::new();
-        for h in record.headers.iter() {
-            headers = headers.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            });
+        let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).timestamp(record.timestamp);
+        // librdkafka allocates a header list even when it is empty: attach one only when needed.
+        if !record.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for h in record.headers.iter() {
+                headers = headers.insert(KafkaHeader {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                });
+            }
+            base = base.headers(headers);
         }
-        let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic)
-            .timestamp(record.timestamp)
-            .headers(headers);
         if let Some(key) = record.key.as_deref() {
             base = base.key(key);
         }
@@ -132,6 +144,9 @@ impl RecordCollector for KafkaCollector {
     }
 
     fn partitions_for(&self, topic: &str) -> Option<i32> {
+        if let Some((_, n)) = self.known.iter().find(|(t, _)| t == topic) {
+            return Some(*n);
+        }
         let mut cache = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(known) = cache.get(topic) {
             return *known;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::state::StoreType;
 use crate::StreamsError;
 
 /// Delivery guarantee (`processing.guarantee`).
@@ -69,6 +70,9 @@ pub struct StreamsConfig {
     pub cache_max_bytes_buffering: usize,
     /// `default.deserialization.exception.handler`.
     pub deserialization_handler: DeserializationHandlerKind,
+    /// `default.dsl.store`: the engine of DSL stores that name none (`rocksDB`, the default, or
+    /// `in_memory`).
+    pub default_dsl_store: StoreType,
     /// `replication.factor` of internal topics (default -1: the broker's default).
     pub replication_factor: i32,
     /// Other properties, passed to librdkafka clients unchanged.
@@ -116,6 +120,7 @@ impl StreamsConfig {
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             cache_max_bytes_buffering: 10 * 1024 * 1024,
             deserialization_handler: DeserializationHandlerKind::LogAndFail,
+            default_dsl_store: StoreType::RocksDb,
             replication_factor: -1,
             client_properties: BTreeMap::new(),
         }
@@ -200,6 +205,14 @@ impl StreamsConfig {
                     }
                 }
             }
+            "default.dsl.store" => {
+                self.default_dsl_store = StoreType::from_config_value(value.trim()).ok_or_else(|| {
+                    invalid(
+                        key,
+                        format!("`{}` is not a store type: use rocksDB or in_memory", value.trim()),
+                    )
+                })?
+            }
             "group.id" | "enable.auto.commit" | "transactional.id" | "isolation.level" => {
                 return Err(invalid(
                     key,
@@ -268,6 +281,7 @@ impl fmt::Debug for StreamsConfig {
             .field("processing_guarantee", &self.processing_guarantee)
             .field("cache_max_bytes_buffering", &self.cache_max_bytes_buffering)
             .field("deserialization_handler", &self.deserialization_handler)
+            .field("default_dsl_store", &self.default_dsl_store)
             .field("replication_factor", &self.replication_factor)
             .field("client_properties", &client)
             .finish()

@@ -224,6 +224,18 @@ fn client_config(config: &StreamsConfig) -> ClientConfig {
     client
 }
 
+/// librdkafka pauses fetching a partition for `fetch.queue.backoff.ms` (1 s by default) once
+/// its prefetch queue is full; a thread that empties the queue faster would then sit idle, so
+/// the runtime's consumers check again after 10 ms unless the property is set.
+const FETCH_QUEUE_BACKOFF: (&str, &str) = ("fetch.queue.backoff.ms", "10");
+
+/// Sets `key` to `value` unless the application's configuration sets it.
+fn set_default(client: &mut ClientConfig, config: &StreamsConfig, (key, value): (&str, &str)) {
+    if !config.client_properties.contains_key(key) {
+        client.set(key, value);
+    }
+}
+
 /// Runs a topology against Kafka. See the [module docs](self).
 pub struct KafkaStreams {
     topology: Arc<Topology>,
@@ -270,11 +282,7 @@ impl KafkaStreams {
     /// The sum of the counters of all tasks (as of the last commits).
     pub fn metrics(&self) -> TaskMetrics {
         self.tasks().values().fold(TaskMetrics::default(), |mut total, m| {
-            total.records_processed += m.records_processed;
-            total.dropped_records += m.dropped_records;
-            total.deserialization_errors_skipped += m.deserialization_errors_skipped;
-            total.punctuations += m.punctuations;
-            total.commits += m.commits;
+            total.add(m);
             total
         })
     }
@@ -373,6 +381,7 @@ impl KafkaStreams {
             if eos {
                 consumer_config.set("isolation.level", "read_committed");
             }
+            set_default(&mut consumer_config, &self.config, FETCH_QUEUE_BACKOFF);
             let mut producer_config = client_config(&self.config);
             producer_config
                 .set("partitioner", "murmur2_random")
@@ -393,6 +402,12 @@ impl KafkaStreams {
             if eos {
                 restore_config.set("isolation.level", "read_committed");
             }
+            set_default(&mut restore_config, &self.config, FETCH_QUEUE_BACKOFF);
+            let mut probe_config = client_config(&self.config);
+            probe_config.set("client.id", format!("{app}-StreamThread-{}-lag-probe", index + 1));
+            if eos {
+                probe_config.set("isolation.level", "read_committed");
+            }
             let setup = thread::ThreadSetup {
                 index,
                 topology: Arc::clone(&self.topology),
@@ -400,6 +415,7 @@ impl KafkaStreams {
                 consumer_config,
                 producer_config,
                 restore_config,
+                probe_config,
                 partitions: partitions.clone(),
                 source_topics: source_topics.clone(),
                 deserialization_handler: Arc::clone(&handler),

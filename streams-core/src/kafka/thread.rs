@@ -2,7 +2,7 @@
 //! the partitions assigned to it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +24,7 @@ use crate::topology::{TaskConfig, Topology};
 use crate::StreamsError;
 
 /// Records taken from the consumer per loop before processing, punctuating and checking the
-/// commit interval (Kafka's `max.poll.records` default).
+/// commit interval (Kafka Streams' `max.poll.records` default).
 const MAX_POLL_RECORDS: usize = 1_000;
 
 fn now_ms() -> i64 {
@@ -144,7 +144,7 @@ impl TaskManager {
         let tasks = self
             .tasks
             .iter()
-            .map(|(id, running)| (*id, running.task.metrics().clone()))
+            .map(|(id, running)| (*id, running.task.metrics()))
             .collect();
         self.states.set_tasks(self.thread, tasks);
     }
@@ -271,25 +271,35 @@ impl TaskManager {
 }
 
 /// Answers whether a partition has records on the broker that the consumer has not returned
-/// yet; positions are read once per loop and watermarks once per partition.
+/// yet; positions are read once per loop and watermarks once per partition and loop.
+///
+/// Watermarks are asked through `probe`, a client of its own: on the consumer's connection the
+/// request would wait behind the consumer's pending fetch (up to `fetch.wait.max.ms`).
 struct LagCheck<'c> {
     consumer: &'c BaseConsumer<ThreadContext>,
-    positions: Option<HashMap<(String, i32), i64>>,
-    caught_up: HashMap<(String, i32), bool>,
+    probe: &'c BaseConsumer,
+    positions: Option<Vec<(String, i32, i64)>>,
+    answers: Vec<(String, i32, bool)>,
 }
 
 impl<'c> LagCheck<'c> {
-    fn new(consumer: &'c BaseConsumer<ThreadContext>) -> Self {
+    fn new(consumer: &'c BaseConsumer<ThreadContext>, probe: &'c BaseConsumer) -> Self {
         LagCheck {
             consumer,
+            probe,
             positions: None,
-            caught_up: HashMap::new(),
+            answers: Vec::new(),
         }
     }
 
+    /// Forgets the positions and answers of the previous loop.
+    fn next_loop(&mut self) {
+        self.positions = None;
+        self.answers.clear();
+    }
+
     fn caught_up(&mut self, topic: &str, partition: i32) -> bool {
-        let key = (topic.to_owned(), partition);
-        if let Some(&known) = self.caught_up.get(&key) {
+        if let Some(&(_, _, known)) = self.answers.iter().find(|(t, p, _)| t == topic && *p == partition) {
             return known;
         }
         let consumer = self.consumer;
@@ -300,15 +310,18 @@ impl<'c> LagCheck<'c> {
                     tpl.elements()
                         .iter()
                         .filter_map(|e| match e.offset() {
-                            Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                            Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
                             _ => None,
                         })
                         .collect()
                 })
                 .unwrap_or_default()
         });
-        let position = positions.get(&key).copied();
-        let result = match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+        let position = positions
+            .iter()
+            .find(|(t, p, _)| t == topic && *p == partition)
+            .map(|(_, _, o)| *o);
+        let result = match self.probe.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
             // Nothing fetched yet: caught up only if the partition is empty.
             Ok((low, high)) => position.map_or(high <= low, |p| p >= high),
             Err(e) => {
@@ -316,7 +329,7 @@ impl<'c> LagCheck<'c> {
                 true
             }
         };
-        self.caught_up.insert(key, result);
+        self.answers.push((topic.to_owned(), partition, result));
         result
     }
 }
@@ -325,9 +338,15 @@ impl<'c> LagCheck<'c> {
 /// is empty but still has records on the broker (they may come first in time).
 fn process_ready(task: &mut Task, lag: &mut LagCheck<'_>) -> Result<(), StreamsError> {
     let partition = task.id().partition;
+    // Inputs only empty out while processing: check again only when another one did.
+    let mut checked = 0;
     while task.buffered() > 0 {
-        if task.has_empty_input() && !task.empty_inputs().iter().all(|topic| lag.caught_up(topic, partition)) {
-            break;
+        let empty = task.empty_input_count();
+        if empty > checked {
+            if !task.empty_inputs().iter().all(|topic| lag.caught_up(topic, partition)) {
+                break;
+            }
+            checked = empty;
         }
         task.process_one()?;
     }
@@ -344,6 +363,8 @@ fn kafka_error(operation: &str, e: rdkafka::error::KafkaError) -> StreamsError {
 /// Consumer context whose rebalance callbacks commit, suspend, close and create tasks.
 pub(crate) struct ThreadContext {
     manager: Arc<Mutex<TaskManager>>,
+    /// Revocations so far: the poll loop drops records it polled before one.
+    revocations: AtomicU64,
 }
 
 impl ClientContext for ThreadContext {}
@@ -353,6 +374,7 @@ impl ConsumerContext for ThreadContext {
         if let Rebalance::Revoke(revoked) = rebalance {
             let mut manager = self.manager.lock().unwrap_or_else(|e| e.into_inner());
             manager.on_revoke(consumer, revoked);
+            self.revocations.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -376,6 +398,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) consumer_config: ClientConfig,
     pub(crate) producer_config: ClientConfig,
     pub(crate) restore_config: ClientConfig,
+    /// For the client that asks watermarks while processing.
+    pub(crate) probe_config: ClientConfig,
     pub(crate) partitions: HashMap<String, i32>,
     pub(crate) source_topics: Vec<String>,
     pub(crate) deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
@@ -401,6 +425,10 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         .restore_config
         .create()
         .map_err(|e| config_err("restore consumer", e))?;
+    let probe: BaseConsumer = setup
+        .probe_config
+        .create()
+        .map_err(|e| config_err("watermark client", e))?;
     let app = setup.config.application_id.clone();
     let topic_subtopology = setup
         .source_topics
@@ -413,6 +441,7 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         task_config: TaskConfig {
             deserialization_handler: Arc::clone(&setup.deserialization_handler),
             cache_max_bytes: setup.cache_max_bytes,
+            default_store_type: setup.config.default_dsl_store,
             ..TaskConfig::new(app.clone(), Arc::clone(&collector) as Arc<dyn RecordCollector>)
         },
         collector,
@@ -429,14 +458,27 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
         .consumer_config
         .create_with_context(ThreadContext {
             manager: Arc::clone(&manager),
+            revocations: AtomicU64::new(0),
         })
         .map_err(|e| config_err("consumer", e))?;
     let topics: Vec<&str> = setup.source_topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(|e| kafka_error("subscribe", e))?;
     let commit_interval = Duration::from_millis(setup.config.commit_interval_ms);
     let mut last_commit = Instant::now();
+    let source_topics = &setup.source_topics;
+    let subtopologies: Vec<Option<u32>> = source_topics
+        .iter()
+        .map(|t| setup.topology.subtopology_reading(&app, t))
+        .collect();
+    let mut batch: Vec<(usize, i32, RawRecord)> = Vec::new();
+    let mut last_topic = 0;
+    let mut lag = LagCheck::new(&consumer, &probe);
     let result = (|| -> Result<(), StreamsError> {
         while !setup.shutdown.load(Ordering::Relaxed) {
+            // Poll a batch without holding the task manager (the rebalance callbacks inside
+            // `poll` take it), then hand the batch to the tasks under one lock.
+            batch.clear();
+            let mut revocations = consumer.context().revocations.load(Ordering::Relaxed);
             let mut polled = 0usize;
             while polled < MAX_POLL_RECORDS {
                 let timeout = if polled == 0 {
@@ -444,16 +486,24 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                 } else {
                     Duration::ZERO
                 };
-                let Some(message) = consumer.poll(timeout) else { break };
+                let message = consumer.poll(timeout);
+                let now = consumer.context().revocations.load(Ordering::Relaxed);
+                if now != revocations {
+                    // Records polled before a revocation belong to tasks that were suspended
+                    // (their buffers cleared) or closed; the consumer fetches them again.
+                    batch.clear();
+                    revocations = now;
+                }
+                let Some(message) = message else { break };
                 let message = message.map_err(|e| kafka_error("poll", e))?;
                 polled += 1;
-                let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
-                let Some(id) = manager.task_of(message.topic(), message.partition()) else {
-                    continue;
-                };
-                let Some(running) = manager.tasks.get_mut(&id) else {
-                    continue;
-                };
+                let topic = message.topic();
+                if source_topics.get(last_topic).is_none_or(|t| t != topic) {
+                    match source_topics.iter().position(|t| t == topic) {
+                        Some(index) => last_topic = index,
+                        None => continue,
+                    }
+                }
                 let mut headers = Headers::new();
                 if let Some(h) = message.headers() {
                     for header in h.iter() {
@@ -463,27 +513,36 @@ pub(crate) fn run(setup: ThreadSetup) -> Result<(), StreamsError> {
                         };
                     }
                 }
-                running.task.add_records(
-                    message.topic(),
-                    [RawRecord {
+                batch.push((
+                    last_topic,
+                    message.partition(),
+                    RawRecord {
                         key: message.key().map(<[u8]>::to_vec),
                         value: message.payload().map(<[u8]>::to_vec),
                         timestamp: message.timestamp().to_millis().unwrap_or(-1),
                         offset: message.offset(),
                         headers,
-                    }],
-                )?;
+                    },
+                ));
             }
             let mut manager = manager.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = manager.error.take() {
                 return Err(e);
+            }
+            for (topic, partition, record) in batch.drain(..) {
+                let Some(subtopology) = subtopologies[topic] else {
+                    continue;
+                };
+                if let Some(running) = manager.tasks.get_mut(&TaskId { subtopology, partition }) {
+                    running.task.add_records(&source_topics[topic], [record])?;
+                }
             }
             let step = (|| -> Result<(), StreamsError> {
                 // Under exactly-once everything a loop produces (records, punctuation output,
                 // changelog writes) belongs to the open transaction.
                 manager.begin_transaction_if_needed()?;
                 let now = now_ms();
-                let mut lag = LagCheck::new(&consumer);
+                lag.next_loop();
                 for running in manager.tasks.values_mut() {
                     process_ready(&mut running.task, &mut lag)?;
                     running.task.advance_wall_clock(now)?;

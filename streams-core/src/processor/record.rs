@@ -178,6 +178,13 @@ pub struct ValueAndTimestamp<V> {
     pub timestamp: i64,
 }
 
+impl<V> ValueAndTimestamp<V> {
+    /// `value` written at `timestamp` (Kafka's `ValueAndTimestamp.make`).
+    pub fn new(value: V, timestamp: i64) -> Self {
+        ValueAndTimestamp { value, timestamp }
+    }
+}
+
 /// A raw record as read from a topic partition, before deserialization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRecord {

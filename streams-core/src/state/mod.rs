@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use streams_state::memory::InMemoryKeyValueBytesStoreSupplier;
 use streams_state::KeyValueBytesStoreSupplier;
+pub use streams_state::StoreMetrics;
 
 use crate::processor::ValueAndTimestamp;
 use crate::serde::{Serde, SerdeError, SharedSerde};
@@ -94,6 +95,49 @@ impl<K, V> StoreBuilder<K, V> {
     }
 }
 
+/// The engine of a DSL store that names no supplier, after Kafka's `Materialized.StoreType` and
+/// its `default.dsl.store` setting.
+///
+/// The Kafka runtime uses `default.dsl.store` (RocksDB unless set); the testkit uses in-memory
+/// stores unless its `DriverConfig` says otherwise. A store given a type with
+/// [`Materialized::with_store_type`](crate::dsl::Materialized::with_store_type) or a supplier
+/// with [`Materialized::as_supplier`](crate::dsl::Materialized::as_supplier) keeps it everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreType {
+    /// RocksDB under the task's state directory (`rocksDB`), the default.
+    #[default]
+    RocksDb,
+    /// Memory only (`in_memory`): rebuilt from the changelog after every restart.
+    InMemory,
+}
+
+impl StoreType {
+    /// The value naming this type in `default.dsl.store`.
+    pub fn config_value(self) -> &'static str {
+        match self {
+            StoreType::RocksDb => "rocksDB",
+            StoreType::InMemory => "in_memory",
+        }
+    }
+
+    /// The type a `default.dsl.store` value names, as Kafka spells them.
+    pub fn from_config_value(value: &str) -> Option<StoreType> {
+        match value {
+            "rocksDB" => Some(StoreType::RocksDb),
+            "in_memory" => Some(StoreType::InMemory),
+            _ => None,
+        }
+    }
+
+    /// A supplier of key-value stores of this type called `name`.
+    pub fn key_value_supplier(self, name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
+        match self {
+            StoreType::RocksDb => Stores::persistent_key_value_store(name),
+            StoreType::InMemory => Stores::in_memory_key_value_store(name),
+        }
+    }
+}
+
 /// Factory for store suppliers and builders, after Kafka's `Stores`.
 #[derive(Debug, Clone, Copy)]
 pub struct Stores;
@@ -102,6 +146,13 @@ impl Stores {
     /// An in-memory key-value engine called `name`.
     pub fn in_memory_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
         Arc::new(InMemoryKeyValueBytesStoreSupplier::new(name))
+    }
+
+    /// A RocksDB key-value engine called `name`, kept under each task's state directory (Kafka's
+    /// `Stores.persistentKeyValueStore`). Its instances share one block cache and write buffer
+    /// budget ([`streams_state::RocksDbResources::global`]).
+    pub fn persistent_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
+        streams_state::Stores::persistent_key_value_store(name)
     }
 
     /// A key-value store of `K` to `V` on `supplier`, logged, not cached.

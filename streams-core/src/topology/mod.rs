@@ -19,6 +19,7 @@ use crate::internals::collector::{CollectorChangelogSink, RecordCollector};
 use crate::internals::handler::{DeserializationExceptionHandler, LogAndFail};
 use crate::internals::node::{Env, FlushForwarder, NodeId, RuntimeNode, StoreMeta, StoreSlot, TaskMetrics};
 use crate::internals::task::{Task, TaskId};
+use crate::state::StoreType;
 use crate::StreamsError;
 
 /// What a node factory needs to create a node for one task.
@@ -89,10 +90,31 @@ pub(crate) struct NodeDef {
     pub(crate) factory: NodeFactory,
 }
 
+/// Where a store's engine comes from.
+#[derive(Clone)]
+pub(crate) enum StoreEngine {
+    /// A supplier the application gave.
+    Supplier(Arc<dyn KeyValueBytesStoreSupplier>),
+    /// A type the application chose.
+    Type(StoreType),
+    /// The task's default ([`TaskConfig::default_store_type`]).
+    Default,
+}
+
+impl StoreEngine {
+    fn supplier(&self, name: &str, default: StoreType) -> Arc<dyn KeyValueBytesStoreSupplier> {
+        match self {
+            StoreEngine::Supplier(supplier) => Arc::clone(supplier),
+            StoreEngine::Type(store_type) => store_type.key_value_supplier(name),
+            StoreEngine::Default => default.key_value_supplier(name),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct StoreDef {
     pub(crate) name: String,
-    pub(crate) supplier: Arc<dyn KeyValueBytesStoreSupplier>,
+    pub(crate) engine: StoreEngine,
     pub(crate) meta: Arc<StoreMeta>,
     pub(crate) logging: bool,
     pub(crate) caching: bool,
@@ -169,10 +191,14 @@ pub struct TaskConfig {
     pub state_dir: Option<PathBuf>,
     /// Initial wall-clock time in milliseconds.
     pub wall_clock_ms: i64,
+    /// The engine of DSL stores that name none (`default.dsl.store`). RocksDB stores need
+    /// [`state_dir`](Self::state_dir).
+    pub default_store_type: StoreType,
 }
 
 impl TaskConfig {
-    /// Settings with the defaults: fail on bad records, no cache, no state directory.
+    /// Settings with the defaults: fail on bad records, no cache, no state directory, in-memory
+    /// DSL stores.
     pub fn new(application_id: impl Into<String>, collector: Arc<dyn RecordCollector>) -> Self {
         TaskConfig {
             application_id: application_id.into(),
@@ -181,6 +207,7 @@ impl TaskConfig {
             cache_max_bytes: 0,
             state_dir: None,
             wall_clock_ms: 0,
+            default_store_type: StoreType::InMemory,
         }
     }
 }
@@ -570,7 +597,7 @@ impl Topology {
                 .iter()
                 .find(|d| &d.name == name)
                 .ok_or_else(|| StreamsError::Internal(format!("store `{name}` is not defined")))?;
-            let mut builder = KeyValueStoreBuilder::new(Arc::clone(&def.supplier));
+            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type));
             builder = if def.logging {
                 builder.with_logging_enabled()
             } else {
