@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | [`word_count`] | `word-count` | `flat_map_values`, `group_by` (a repartition topic), `count`, `to_stream` |
 //! | [`clicks_per_region`] | `clicks-per-region` | a stream-table `left_join`, `map` (re-keying), `group_by_key`, `reduce` |
+//! | [`order_scoring`] | `order-scoring` | scoring with a model from a model topic, learning on the stream, a live model swap |
+//! | [`heart_risk`] | `heart-risk` | scoring with a model trained offline, a confusion matrix from a join with the actual outcomes |
 //!
 //! Each module builds its topology in `topology()`, runs it on built-in demo data in the
 //! testkit in `run_demo()`, and describes itself to the Kafka [`runner`] in `kafka_app()`.
@@ -17,6 +19,8 @@
 //! ```
 
 pub mod clicks_per_region;
+pub mod heart_risk;
+pub mod order_scoring;
 pub mod report;
 pub mod runner;
 pub mod word_count;

@@ -32,13 +32,26 @@
 
 mod envelope;
 mod error;
+mod learn;
 pub mod linear;
+pub mod metrics;
 mod model;
 pub mod onnx;
 pub mod pmml;
+mod predict;
+mod registry;
 mod sgd;
+mod topic;
 
 pub use envelope::{load_document, load_model, ModelEnvelope};
 pub use error::ModelError;
+pub use learn::{LabelledExample, LearnExt, LearningMetrics, LearningMetricsSnapshot, OnlineLearning};
+pub use metrics::{RegistryMetricsSnapshot, ScoringMetrics, ScoringMetricsSnapshot};
 pub use model::{ClassPrediction, FeatureKind, FeatureSpec, FeatureValue, Features, Model, ModelFormat, Prediction};
+pub use predict::{
+    FeatureVector, ModelRef, NoModelPolicy, PredictExt, Predictions, Scored, Scoring, ScoringFailure, ScoringOutput,
+    ShadowScore, MODEL_NAME_HEADER, MODEL_VERSION_HEADER,
+};
+pub use registry::{Installed, ModelRegistry};
 pub use sgd::{LearningRate, SgdConfig, SgdLearner};
+pub use topic::{model_store_name, model_topic, ModelTopicProcessor, LOAD_ERROR_HEADER};

@@ -330,6 +330,12 @@ pub trait Model: Send + Sync + fmt::Debug {
     fn predict_named(&self, features: &Features) -> Result<Prediction, ModelError> {
         self.predict_values(&features.to_values(self.inputs()))
     }
+
+    /// Scores several numeric feature vectors, one result per row in order. The default
+    /// scores row by row; a model that evaluates faster in batches overrides it.
+    fn predict_batch(&self, rows: &[Vec<f64>]) -> Vec<Result<Prediction, ModelError>> {
+        rows.iter().map(|row| self.predict(row)).collect()
+    }
 }
 
 /// Checks a positional feature vector's length.

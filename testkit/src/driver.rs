@@ -36,6 +36,9 @@ pub struct DriverConfig {
     pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
     /// Wall-clock time at start, in milliseconds. Default 0.
     pub initial_wall_clock_ms: i64,
+    /// Changelog records applied to stores before the tasks initialize, as a restart restores
+    /// them: `(store, partition, records)`. Default none.
+    pub restored: Vec<(String, i32, Vec<ChangelogRecord>)>,
     /// The engine of DSL stores that name none. Default: in-memory (the Kafka runtime's
     /// default is RocksDB); RocksDB stores live in a temporary directory removed with the driver.
     pub default_store_type: StoreType,
@@ -50,6 +53,7 @@ impl Default for DriverConfig {
             commit_every_record: true,
             deserialization_handler: Arc::new(LogAndFail),
             initial_wall_clock_ms: 0,
+            restored: Vec::new(),
             default_store_type: StoreType::InMemory,
         }
     }
@@ -83,6 +87,20 @@ impl DriverConfig {
     /// Sets the application id.
     pub fn with_application_id(mut self, id: impl Into<String>) -> Self {
         self.application_id = id.into();
+        self
+    }
+
+    /// Restores `records` (read from the changelog of store `store`, e.g. with
+    /// [`TopologyTestDriver::produced_records`] of an earlier driver) into the store of the
+    /// task for `partition` before the tasks initialize, so that processors see the restored
+    /// state in `init`, as after a restart.
+    pub fn with_restored_store(
+        mut self,
+        store: impl Into<String>,
+        partition: i32,
+        records: Vec<ChangelogRecord>,
+    ) -> Self {
+        self.restored.push((store.into(), partition, records));
         self
     }
 
@@ -346,9 +364,27 @@ impl TopologyTestDriver {
                     ..task_config.clone()
                 };
                 let mut task = topology.create_task(id, &task_config)?;
-                task.initialize()?;
+                for (store, _, records) in config.restored.iter().filter(|(_, p, _)| *p == partition) {
+                    if task.stores().any(|(s, _)| s == store) {
+                        task.restore(store, records)?;
+                    }
+                }
                 tasks.insert(id, task);
             }
+        }
+        for (store, partition, _) in &config.restored {
+            if !tasks
+                .values()
+                .any(|t| t.id().partition == *partition && t.stores().any(|(s, _)| s == store))
+            {
+                return Err(StreamsError::StoreAccess {
+                    store: store.clone(),
+                    reason: format!("no task of partition {partition} holds it"),
+                });
+            }
+        }
+        for task in tasks.values_mut() {
+            task.initialize()?;
         }
         Ok(TopologyTestDriver {
             state: Rc::new(RefCell::new(DriverState {

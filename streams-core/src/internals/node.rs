@@ -208,6 +208,11 @@ pub(crate) trait RuntimeNode: Send {
     fn process(&mut self, input: &mut dyn Any, env: &mut Env) -> Result<(), StreamsError>;
     fn punctuate(&mut self, schedule: Schedule, timestamp: i64, env: &mut Env) -> Result<(), StreamsError>;
     fn children(&self) -> &[NodeId];
+    /// Lets a processor forward what it buffers, before a commit.
+    fn flush(&mut self, env: &mut Env) -> Result<(), StreamsError> {
+        let _ = env;
+        Ok(())
+    }
     fn close(&mut self);
 }
 
@@ -289,6 +294,11 @@ where
 
     fn children(&self) -> &[NodeId] {
         &self.children
+    }
+
+    fn flush(&mut self, env: &mut Env) -> Result<(), StreamsError> {
+        let mut ctx = ProcessorContext::new(env, self.id, &self.name, &self.children, &self.child_names);
+        self.processor.flush(&mut ctx)
     }
 
     fn close(&mut self) {

@@ -333,10 +333,17 @@ impl Task {
         Ok(forwarded)
     }
 
-    /// Flushes every store (caches forward their coalesced updates downstream), then the
-    /// collector. The runtime commits input offsets only after this returns.
+    /// Lets every processor forward what it buffers ([`Processor::flush`], in topological
+    /// order), flushes every store (caches forward their coalesced updates downstream), then
+    /// the collector. The runtime commits input offsets only after this returns.
+    ///
+    /// [`Processor::flush`]: crate::processor::Processor::flush
     pub fn commit(&mut self) -> Result<(), StreamsError> {
         self.initialize()?;
+        self.env.current = None;
+        for id in 0..self.env.nodes.len() {
+            self.with_node(id, |node, env| node.flush(env))?;
+        }
         // Forwarding a flushed cache can dirty caches downstream: flush until all are quiet.
         loop {
             for index in 0..self.env.stores.len() {

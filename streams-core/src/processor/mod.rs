@@ -89,6 +89,15 @@ pub trait Processor<KIn, VIn, KOut, VOut>: Send {
         Ok(())
     }
 
+    /// Called when the task commits (and so before it closes), in topological order, before
+    /// its stores flush and its input offsets are committed: a processor that buffers records
+    /// in memory forwards them here, so that no record is held past the offsets being
+    /// committed (under at-least-once a crash would otherwise lose it).
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, KOut, VOut>) -> Result<(), StreamsError> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Called when the task closes.
     fn close(&mut self) {}
 }
