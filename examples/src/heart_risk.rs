@@ -87,7 +87,7 @@ pub struct Row {
 impl Row {
     /// Whether the row is a test row (the model was not trained on it).
     pub fn is_test(&self) -> bool {
-        self.id % 4 == 0
+        self.id.is_multiple_of(4)
     }
 }
 
