@@ -26,7 +26,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder};
+use streams_core::dsl::{BufferConfig, Consumed, Materialized, Produced, StreamsBuilder, Suppressed, TimeWindows};
 use streams_core::kafka::embedded::EmbeddedKafka;
 use streams_core::kafka::{KafkaStreams, State, StreamsConfig, TopicCreator};
 use streams_core::serde::Serdes;
@@ -161,6 +161,14 @@ struct Counted {
     count: i64,
 }
 
+/// The window workload's output value, as bench-peers' apps write it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WindowCount {
+    start: i64,
+    end: i64,
+    count: i64,
+}
+
 /// The join workload's output value: the input enriched with the key's region.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Enriched {
@@ -245,6 +253,32 @@ fn topology(workload: Workload, input: &str, table: &str, out: &str) -> Result<T
     builder.build()
 }
 
+/// bench-peers' window workload: a tumbling 1 s event-time count per key, one output per window
+/// when it closes (no grace), keyed by the record key. App mode only: the hand-written loop of
+/// compare mode has no windows.
+fn window_topology(input: &str, out: &str) -> Result<Topology, StreamsError> {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, Input>(input, Consumed::with(Serdes::string(), Serdes::json::<Input>()))
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(1))?)
+        .count()
+        .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+        .to_stream()
+        .flat_map(|windowed, count| {
+            count.map(|count| {
+                let window = WindowCount {
+                    start: windowed.window.start,
+                    end: windowed.window.end,
+                    count,
+                };
+                (windowed.key, window)
+            })
+        })
+        .to(out, Produced::with(Serdes::string(), Serdes::json::<WindowCount>()));
+    builder.build()
+}
+
 fn streams_config(
     group: &str,
     bootstrap: &str,
@@ -298,20 +332,14 @@ fn run_app(cli: &Cli, bootstrap: &str) -> Result<(), String> {
     let input = cli.input.as_deref().ok_or_else(|| missing("in"))?;
     let out = cli.out.as_deref().ok_or_else(|| missing("out"))?;
     let group = cli.group.as_deref().ok_or_else(|| missing("group"))?;
-    let workload = match cli.workload.ok_or_else(|| missing("workload"))? {
-        AppWorkload::Filter => Workload::Filter,
-        AppWorkload::Count => Workload::Count,
-        AppWorkload::Window => {
-            return Err(
-                "the window workload needs windowed aggregations, which the framework does not \
-                        have yet; only filter and count run"
-                    .into(),
-            )
-        }
-    };
+    let topology = match cli.workload.ok_or_else(|| missing("workload"))? {
+        AppWorkload::Filter => topology(Workload::Filter, input, "", out),
+        AppWorkload::Count => topology(Workload::Count, input, "", out),
+        AppWorkload::Window => window_topology(input, out),
+    }
+    .map_err(|e| e.to_string())?;
     let temp = tempfile::tempdir().map_err(|e| format!("state directory: {e}"))?;
     let state_dir = cli.state_dir.clone().unwrap_or_else(|| temp.path().to_owned());
-    let topology = topology(workload, input, "", out).map_err(|e| e.to_string())?;
     let config = streams_config(group, bootstrap, &state_dir, &cli.properties).map_err(|e| e.to_string())?;
     let mut streams = KafkaStreams::new(topology, config).map_err(|e| e.to_string())?;
     streams.set_state_listener(|new, old| eprintln!("kafka-bench: state {old:?} -> {new:?}"));
