@@ -35,6 +35,7 @@ pub use context::{
     TimestampedWindowStoreView,
 };
 pub use record::{Change, Header, Headers, ProducerRecord, RawRecord, Record, RecordMetadata, ValueAndTimestamp};
+pub(crate) use context::WindowStoreHandle;
 
 use crate::StreamsError;
 
