@@ -47,8 +47,14 @@ fn join(variant: Variant, left: &Stream, right: &Stream, windows: JoinWindows) -
 
 fn topology(variant: Variant, windows: JoinWindows) -> Result<streams_core::topology::Topology, StreamsError> {
     let builder = StreamsBuilder::new();
-    let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::nullable(Serdes::string())));
-    let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::nullable(Serdes::string())));
+    let left = builder.stream(
+        "left",
+        Consumed::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+    );
+    let right = builder.stream(
+        "right",
+        Consumed::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+    );
     join(variant, &left, &right, windows).to("out", Produced::with(Serdes::string(), Serdes::string()));
     builder.build()
 }
@@ -126,8 +132,14 @@ fn guide_common_rows() -> Vec<(i64, Out)> {
         (5, out(&[("k", "[B,a]", 5 * S)])),
         (6, out(&[("k", "[A,b]", 6 * S), ("k", "[B,b]", 6 * S)])),
         (9, out(&[("k", "[C,a]", 9 * S), ("k", "[C,b]", 9 * S)])),
-        (10, out(&[("k", "[A,c]", 10 * S), ("k", "[B,c]", 10 * S), ("k", "[C,c]", 10 * S)])),
-        (14, out(&[("k", "[A,d]", 14 * S), ("k", "[B,d]", 14 * S), ("k", "[C,d]", 14 * S)])),
+        (
+            10,
+            out(&[("k", "[A,c]", 10 * S), ("k", "[B,c]", 10 * S), ("k", "[C,c]", 10 * S)]),
+        ),
+        (
+            14,
+            out(&[("k", "[A,d]", 14 * S), ("k", "[B,d]", 14 * S), ("k", "[C,d]", 14 * S)]),
+        ),
         (
             15,
             out(&[
@@ -321,6 +333,28 @@ fn out_of_order_within_grace_joins_and_late_records_are_dropped_and_counted() ->
     Ok(())
 }
 
+/// A window of size 0 joins records with equal timestamps only, and only with a grace period:
+/// without one the stores keep nothing (their retention is 0), as in Kafka Streams.
+#[test]
+fn zero_size_windows_need_a_grace_period() -> Result<(), StreamsError> {
+    let inputs: [Input<'_>; 3] = [(5, L, "k", Some("A")), (5, R, "k", Some("a")), (6, R, "k", Some("b"))];
+    let (emitted, dropped) = run(
+        Variant::Inner,
+        JoinWindows::of_time_difference_and_grace(Duration::ZERO, ms(1))?,
+        &inputs,
+    )?;
+    assert_eq!(emitted.concat(), out(&[("k", "[A,a]", 5)]));
+    assert_eq!(dropped, 0);
+    let (emitted, dropped) = run(
+        Variant::Inner,
+        JoinWindows::of_time_difference_with_no_grace(Duration::ZERO)?,
+        &inputs,
+    )?;
+    assert_eq!(emitted.concat(), out(&[]));
+    assert_eq!(dropped, 3);
+    Ok(())
+}
+
 /// Kafka's `KStreamKStreamLeftJoinTest.testLeftJoinDuplicates`, transcribed: equal keys and
 /// timestamps on one side are all kept (the window stores retain duplicates, the outer-join
 /// store keeps a list per key and timestamp), all emitted, once each.
@@ -361,7 +395,11 @@ fn duplicates_are_all_joined_and_emitted() -> Result<(), StreamsError> {
         (12, R, "k", Some("a1")),
         (10, R, "k", Some("a2")),
     ];
-    let (emitted, _) = run(Variant::Inner, JoinWindows::of_time_difference_with_no_grace(ms(5))?, &inputs)?;
+    let (emitted, _) = run(
+        Variant::Inner,
+        JoinWindows::of_time_difference_with_no_grace(ms(5))?,
+        &inputs,
+    )?;
     assert_eq!(
         emitted,
         vec![
@@ -402,11 +440,15 @@ fn null_keys_and_values() -> Result<(), StreamsError> {
     let build = |variant: Variant| -> Result<TopologyTestDriver, StreamsError> {
         let builder = StreamsBuilder::new();
         let nullable = || Serdes::nullable(Serdes::string());
-        let left: KStream<Option<String>, Option<String>> = builder.stream("left", Consumed::with(nullable(), nullable()));
-        let right: KStream<Option<String>, Option<String>> = builder.stream("right", Consumed::with(nullable(), nullable()));
+        let left: KStream<Option<String>, Option<String>> =
+            builder.stream("left", Consumed::with(nullable(), nullable()));
+        let right: KStream<Option<String>, Option<String>> =
+            builder.stream("right", Consumed::with(nullable(), nullable()));
         let windows = JoinWindows::of_time_difference_with_no_grace(ms(10))?;
         let joined = match variant {
-            Variant::Inner => left.join_stream(&right, |l, r| format!("[{},{}]", show(Some(l)), show(Some(r))), windows),
+            Variant::Inner => {
+                left.join_stream(&right, |l, r| format!("[{},{}]", show(Some(l)), show(Some(r))), windows)
+            }
             Variant::Left => left.left_join_stream(&right, |l, r| format!("[{},{}]", show(Some(l)), show(r)), windows),
             Variant::Outer => left.outer_join_stream(&right, |l, r| format!("[{},{}]", show(l), show(r)), windows),
         };
@@ -435,7 +477,11 @@ fn null_keys_and_values() -> Result<(), StreamsError> {
             Variant::Inner => (vec![joined], 4),
             Variant::Left => (vec![(None, "[N,null]".to_owned(), 5), joined], 3),
             Variant::Outer => (
-                vec![(None, "[N,null]".to_owned(), 5), (None, "[null,n]".to_owned(), 6), joined],
+                vec![
+                    (None, "[N,null]".to_owned(), 5),
+                    (None, "[null,n]".to_owned(), 6),
+                    joined,
+                ],
                 2,
             ),
         };
@@ -536,7 +582,8 @@ fn describe_names_nodes_and_stores_as_kafka_streams_does() -> Result<(), Streams
 fn rekeyed_sides_are_repartitioned_and_sides_must_be_co_partitioned() -> Result<(), StreamsError> {
     let build = || -> Result<streams_core::topology::Topology, StreamsError> {
         let builder = StreamsBuilder::new();
-        let orders: KStream<String, String> = builder.stream("orders", Consumed::with(Serdes::string(), Serdes::string()));
+        let orders: KStream<String, String> =
+            builder.stream("orders", Consumed::with(Serdes::string(), Serdes::string()));
         let payments: KStream<String, String> =
             builder.stream("payments", Consumed::with(Serdes::string(), Serdes::string()));
         // Payments arrive keyed by payment id, with the order id as value.
@@ -563,7 +610,9 @@ fn rekeyed_sides_are_repartitioned_and_sides_must_be_co_partitioned() -> Result<
     );
     let driver = TopologyTestDriver::with_config(
         topology,
-        DriverConfig::default().with_partitions("orders", 4).with_partitions("payments", 2),
+        DriverConfig::default()
+            .with_partitions("orders", 4)
+            .with_partitions("payments", 2),
     )?;
     let orders = driver.create_input_topic("orders", Serdes::string(), Serdes::string());
     let payments = driver.create_input_topic("payments", Serdes::string(), Serdes::string());
@@ -593,8 +642,12 @@ fn rekeyed_sides_are_repartitioned_and_sides_must_be_co_partitioned() -> Result<
     let builder = StreamsBuilder::new();
     let a: KStream<String, String> = builder.stream("a", Consumed::with(Serdes::string(), Serdes::string()));
     let b: KStream<String, String> = builder.stream("b", Consumed::with(Serdes::string(), Serdes::string()));
-    a.join_stream(&b, |x, y| format!("{x}{y}"), JoinWindows::of_time_difference_with_no_grace(ms(1))?)
-        .to("ab", Produced::with(Serdes::string(), Serdes::string()));
+    a.join_stream(
+        &b,
+        |x, y| format!("{x}{y}"),
+        JoinWindows::of_time_difference_with_no_grace(ms(1))?,
+    )
+    .to("ab", Produced::with(Serdes::string(), Serdes::string()));
     let result = TopologyTestDriver::with_config(
         builder.build()?,
         DriverConfig::default().with_partitions("a", 2).with_partitions("b", 3),
@@ -636,30 +689,42 @@ fn repartition_topics_of_a_named_join() -> Result<(), StreamsError> {
 #[test]
 fn stream_joined_store_options() -> Result<(), StreamsError> {
     let windows = JoinWindows::of_time_difference_and_grace(ms(10), ms(5))?;
-    let with = |joined: StreamJoined<String, String, String>| -> Result<streams_core::topology::Topology, StreamsError> {
-        let builder = StreamsBuilder::new();
-        let a: KStream<String, String> = builder.stream("a", Consumed::with(Serdes::string(), Serdes::string()));
-        let b: KStream<String, String> = builder.stream("b", Consumed::with(Serdes::string(), Serdes::string()));
-        a.left_join_stream_with(&b, |x, y| format!("{x}{y:?}"), windows, joined)
-            .to("ab", Produced::with(Serdes::string(), Serdes::string()));
-        builder.build()
-    };
+    let with =
+        |joined: StreamJoined<String, String, String>| -> Result<streams_core::topology::Topology, StreamsError> {
+            let builder = StreamsBuilder::new();
+            let a: KStream<String, String> = builder.stream("a", Consumed::with(Serdes::string(), Serdes::string()));
+            let b: KStream<String, String> = builder.stream("b", Consumed::with(Serdes::string(), Serdes::string()));
+            a.left_join_stream_with(&b, |x, y| format!("{x}{y:?}"), windows, joined)
+                .to("ab", Produced::with(Serdes::string(), Serdes::string()));
+            builder.build()
+        };
     // Wrong retention (must be 25 ms), and a store that does not retain duplicates.
     let error = with(
         StreamJoined::new()
-            .with_this_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates("mine", 30, 20)?)
+            .with_this_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates(
+                "mine", 30, 20,
+            )?)
             .with_other_store_supplier(streams_state::Stores::in_memory_window_store("theirs", 25, 20)?),
     )
     .err()
     .map(|e| e.to_string())
     .unwrap_or_default();
-    assert!(error.contains("store supplier `mine` must be a window store supplier that retains duplicates, with retention 25 ms"), "{error}");
+    assert!(
+        error.contains(
+            "store supplier `mine` must be a window store supplier that retains duplicates, with retention 25 ms"
+        ),
+        "{error}"
+    );
     assert!(error.contains("store supplier `theirs`"), "{error}");
     // Matching suppliers name the stores; the shared store is named after this side's.
     let topology = with(
         StreamJoined::new()
-            .with_this_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates("mine", 25, 20)?)
-            .with_other_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates("theirs", 25, 20)?),
+            .with_this_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates(
+                "mine", 25, 20,
+            )?)
+            .with_other_store_supplier(streams_state::Stores::in_memory_window_store_with_duplicates(
+                "theirs", 25, 20,
+            )?),
     )?;
     let description = topology.describe().to_string();
     assert!(description.contains("(stores: [mine])"), "{description}");
@@ -681,8 +746,18 @@ fn stream_joined_store_options() -> Result<(), StreamsError> {
     // Logged by default; not with logging disabled.
     let a = driver.create_input_topic("a", Serdes::string(), Serdes::string());
     a.pipe_input_at("k".to_owned(), "x".to_owned(), 1)?;
-    assert_eq!(driver.produced_records("test-app-KSTREAM-JOINTHIS-0000000004-store-changelog").len(), 1);
-    assert_eq!(driver.produced_records("test-app-KSTREAM-OUTERSHARED-0000000004-store-changelog").len(), 1);
+    assert_eq!(
+        driver
+            .produced_records("test-app-KSTREAM-JOINTHIS-0000000004-store-changelog")
+            .len(),
+        1
+    );
+    assert_eq!(
+        driver
+            .produced_records("test-app-KSTREAM-OUTERSHARED-0000000004-store-changelog")
+            .len(),
+        1
+    );
     let driver = TopologyTestDriver::new(with(StreamJoined::new().with_logging_disabled())?)?;
     let a = driver.create_input_topic("a", Serdes::string(), Serdes::string());
     a.pipe_input_at("k".to_owned(), "x".to_owned(), 1)?;
@@ -772,7 +847,11 @@ mod nested_loop {
     fn reference(records: &[(bool, u8, i64, u8)], before: i64, after: i64) -> Out {
         let mut out = Vec::new();
         for (i, &(is_left, key, ts, value)) in records.iter().enumerate() {
-            let (lo, hi) = if is_left { (ts - before, ts + after) } else { (ts - after, ts + before) };
+            let (lo, hi) = if is_left {
+                (ts - before, ts + after)
+            } else {
+                (ts - after, ts + before)
+            };
             let (lo, hi) = (lo.max(0), hi.max(0));
             let mut partners: Vec<(i64, usize, u8)> = records[..i]
                 .iter()

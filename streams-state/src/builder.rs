@@ -214,7 +214,8 @@ impl Stores {
         window_size: i64,
     ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
         Ok(Arc::new(
-            SegmentedBytesStoreSupplier::rocksdb_window(name, retention, window_size, None)?.with_retain_duplicates()?,
+            SegmentedBytesStoreSupplier::rocksdb_window(name, retention, window_size, None)?
+                .with_retain_duplicates()?,
         ))
     }
 

@@ -344,7 +344,11 @@ fn window_store_retaining_duplicates_keeps_every_value_and_restores_them() {
             ]
         );
         let log = sink.records();
-        assert_eq!(log.len(), 5, "{engine:?}: one changelog record per value, none for null writes");
+        assert_eq!(
+            log.len(),
+            5,
+            "{engine:?}: one changelog record per value, none for null writes"
+        );
         assert_eq!(
             log[1],
             ChangelogRecord {
@@ -409,12 +413,16 @@ fn window_store_retaining_duplicates_keeps_every_value_and_restores_them() {
 #[test]
 fn rocksdb_window_store_retaining_duplicates_reopens_without_overwriting() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = dup_window_supplier(Engine::RocksDb, "dups").get(Some(dir.path())).unwrap();
+    let mut store = dup_window_supplier(Engine::RocksDb, "dups")
+        .get(Some(dir.path()))
+        .unwrap();
     let windows = store.as_window_store_mut().unwrap();
     windows.put_window(b"a", Some(b"1"), 5).unwrap();
     windows.put_window(b"a", Some(b"2"), 5).unwrap();
     store.close().unwrap();
-    let mut reopened = dup_window_supplier(Engine::RocksDb, "dups").get(Some(dir.path())).unwrap();
+    let mut reopened = dup_window_supplier(Engine::RocksDb, "dups")
+        .get(Some(dir.path()))
+        .unwrap();
     let windows = reopened.as_window_store_mut().unwrap();
     windows.put_window(b"a", Some(b"3"), 5).unwrap();
     windows.put_window(b"a", Some(b"4"), 5).unwrap();

@@ -40,9 +40,7 @@ pub use global::GlobalKTable;
 pub use grouped::KGroupedStream;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
-pub use options::{
-    Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned, StreamJoined,
-};
+pub use options::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned, StreamJoined};
 pub use suppress::{BufferConfig, Suppressed};
 pub use windowed::{SessionWindowedKStream, TimeWindowedKStream, Windowing};
 pub use windows::{JoinWindows, SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};

@@ -323,9 +323,10 @@ impl<K, V, VO> Joined<K, V, VO> {
 /// use streams_core::dsl::StreamJoined;
 /// use streams_core::serde::Serdes;
 ///
-/// let joined = StreamJoined::with(Serdes::string(), Serdes::i64(), Serdes::string())
-///     .with_name("orders-payments")
-///     .with_store_name("orders-payments");
+/// let joined: StreamJoined<String, i64, String> =
+///     StreamJoined::with(Serdes::string(), Serdes::i64(), Serdes::string())
+///         .with_name("orders-payments")
+///         .with_store_name("orders-payments");
 /// # let _ = joined;
 /// ```
 pub struct StreamJoined<K, V, VO> {

@@ -268,7 +268,9 @@ where
     VOut: Clone + 'static,
 {
     fn tracker(&self) -> Result<Arc<Mutex<TimeTracker>>, StreamsError> {
-        self.tracker.clone().ok_or_else(|| not_initialized("stream-stream join"))
+        self.tracker
+            .clone()
+            .ok_or_else(|| not_initialized("stream-stream join"))
     }
 
     /// How far before this side's record the other side's records join.
@@ -387,7 +389,8 @@ where
     }
 }
 
-impl<K, VThis, VOther, VL, VR, VOut> Processor<K, VThis, K, VOut> for StreamJoinProcessor<K, VThis, VOther, VL, VR, VOut>
+impl<K, VThis, VOther, VL, VR, VOut> Processor<K, VThis, K, VOut>
+    for StreamJoinProcessor<K, VThis, VOther, VL, VR, VOut>
 where
     K: Clone + 'static,
     VThis: 'static,
@@ -405,7 +408,11 @@ where
         Ok(())
     }
 
-    fn process(&mut self, record: Record<K, VThis>, ctx: &mut ProcessorContext<'_, K, VOut>) -> Result<(), StreamsError> {
+    fn process(
+        &mut self,
+        record: Record<K, VThis>,
+        ctx: &mut ProcessorContext<'_, K, VOut>,
+    ) -> Result<(), StreamsError> {
         let tracker = self.tracker()?;
         let timestamp = record.timestamp;
         let stream_time = {
@@ -436,7 +443,10 @@ where
         if timestamp == stream_time {
             self.emit_non_joined(ctx, timestamp, &record.headers)?;
         }
-        let other = self.other.as_ref().ok_or_else(|| not_initialized("stream-stream join"))?;
+        let other = self
+            .other
+            .as_ref()
+            .ok_or_else(|| not_initialized("stream-stream join"))?;
         let key_bytes = other.key_bytes(&record.key)?;
         let time_from = timestamp.saturating_sub(self.join_before()).max(0);
         let time_to = timestamp.saturating_add(self.join_after()).max(0);
@@ -529,7 +539,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
-        self.join_stream_impl(other, StreamJoiner::Inner(Arc::new(joiner)), windows, StreamJoined::new())
+        self.join_stream_impl(
+            other,
+            StreamJoiner::Inner(Arc::new(joiner)),
+            windows,
+            StreamJoined::new(),
+        )
     }
 
     /// [`join_stream`](Self::join_stream) with serdes, names and stores.
@@ -555,7 +570,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
-        self.join_stream_impl(other, StreamJoiner::Left(Arc::new(joiner)), windows, StreamJoined::new())
+        self.join_stream_impl(
+            other,
+            StreamJoiner::Left(Arc::new(joiner)),
+            windows,
+            StreamJoined::new(),
+        )
     }
 
     /// [`left_join_stream`](Self::left_join_stream) with serdes, names and stores.
@@ -579,7 +599,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
-        self.join_stream_impl(other, StreamJoiner::Outer(Arc::new(joiner)), windows, StreamJoined::new())
+        self.join_stream_impl(
+            other,
+            StreamJoiner::Outer(Arc::new(joiner)),
+            windows,
+            StreamJoined::new(),
+        )
     }
 
     /// [`outer_join_stream`](Self::outer_join_stream) with serdes, names and stores.
@@ -641,11 +666,21 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         let mut b = lock_builder(&self.builder);
         // Names, consumed in Kafka's order (`KStreamImplJoin.join`).
         let this_windowed = b.name_or(name.as_ref().map(|n| format!("{n}-this-windowed")), "KSTREAM-WINDOWED-");
-        let other_windowed = b.name_or(name.as_ref().map(|n| format!("{n}-other-windowed")), "KSTREAM-WINDOWED-");
-        let this_prefix = if right_outer { "KSTREAM-OUTERTHIS-" } else { "KSTREAM-JOINTHIS-" };
+        let other_windowed = b.name_or(
+            name.as_ref().map(|n| format!("{n}-other-windowed")),
+            "KSTREAM-WINDOWED-",
+        );
+        let this_prefix = if right_outer {
+            "KSTREAM-OUTERTHIS-"
+        } else {
+            "KSTREAM-JOINTHIS-"
+        };
         let join_this_generated = b.new_processor_name(this_prefix);
-        let join_other_generated =
-            b.new_processor_name(if left_outer { "KSTREAM-OUTEROTHER-" } else { "KSTREAM-JOINOTHER-" });
+        let join_other_generated = b.new_processor_name(if left_outer {
+            "KSTREAM-OUTEROTHER-"
+        } else {
+            "KSTREAM-JOINOTHER-"
+        });
         let this_suffix = if right_outer { "-outer-this-join" } else { "-this-join" };
         let other_suffix = if left_outer { "-outer-other-join" } else { "-other-join" };
         let join_this = name
@@ -656,41 +691,56 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             .map_or_else(|| join_other_generated.clone(), |n| format!("{n}{other_suffix}"));
         let merge = b.name_or(name.as_ref().map(|n| format!("{n}-merge")), "KSTREAM-MERGE-");
 
-        let store_name = |supplier: &Option<Arc<dyn KeyValueBytesStoreSupplier>>, suffix: &str, generated: &str| {
-            match (supplier, &joined.store_name) {
-                (Some(supplier), _) => supplier.name().to_owned(),
-                (None, Some(base)) => format!("{base}{suffix}-store"),
-                (None, None) => format!("{generated}-store"),
-            }
+        let store_name = |supplier: &Option<Arc<dyn KeyValueBytesStoreSupplier>>, suffix: &str, generated: &str| match (
+            supplier,
+            &joined.store_name,
+        ) {
+            (Some(supplier), _) => supplier.name().to_owned(),
+            (None, Some(base)) => format!("{base}{suffix}-store"),
+            (None, None) => format!("{generated}-store"),
         };
         let this_store = store_name(&joined.this_supplier, this_suffix, &join_this_generated);
         let other_store = store_name(&joined.other_supplier, other_suffix, &join_other_generated);
         let outer_store = left_outer.then(|| {
-            let suffix = if right_outer { "-outer-shared-join" } else { "-left-shared-join" };
+            let suffix = if right_outer {
+                "-outer-shared-join"
+            } else {
+                "-left-shared-join"
+            };
             match (&joined.this_supplier, &joined.store_name) {
                 (Some(supplier), _) if !supplier.name().is_empty() => format!("{}{suffix}-store", supplier.name()),
                 (_, Some(base)) => format!("{base}{suffix}-store"),
                 _ => format!(
                     "KSTREAM-OUTERSHARED-{}-store",
-                    join_this_generated.strip_prefix(this_prefix).unwrap_or(&join_this_generated)
+                    join_this_generated
+                        .strip_prefix(this_prefix)
+                        .unwrap_or(&join_this_generated)
                 ),
             }
         });
 
         // Serdes for the stores.
-        let key_serde = joined.key_serde.clone().or_else(|| this.key_serde.clone()).unwrap_or_else(|| {
-            b.error(format!(
-                "stream-stream join `{join_this}` needs a key serde for its window stores: use StreamJoined::with"
-            ));
-            missing_serde("key serde".into())
-        });
-        let value_serde = joined.value_serde.clone().or_else(|| this.value_serde.clone()).unwrap_or_else(|| {
-            b.error(format!(
-                "stream-stream join `{join_this}` needs a serde for this stream's values (store `{this_store}`): \
+        let key_serde = joined
+            .key_serde
+            .clone()
+            .or_else(|| this.key_serde.clone())
+            .unwrap_or_else(|| {
+                b.error(format!(
+                    "stream-stream join `{join_this}` needs a key serde for its window stores: use StreamJoined::with"
+                ));
+                missing_serde("key serde".into())
+            });
+        let value_serde = joined
+            .value_serde
+            .clone()
+            .or_else(|| this.value_serde.clone())
+            .unwrap_or_else(|| {
+                b.error(format!(
+                    "stream-stream join `{join_this}` needs a serde for this stream's values (store `{this_store}`): \
                  use StreamJoined::with"
-            ));
-            missing_serde("value serde".into())
-        });
+                ));
+                missing_serde("value serde".into())
+            });
         let other_value_serde = joined
             .other_value_serde
             .clone()
@@ -715,7 +765,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 ));
             }
         }
-        let window_engine = |b: &mut super::BuilderInner, store: &str, supplier: &Option<Arc<dyn KeyValueBytesStoreSupplier>>| {
+        let window_engine = |b: &mut super::BuilderInner,
+                             store: &str,
+                             supplier: &Option<Arc<dyn KeyValueBytesStoreSupplier>>| {
             match supplier {
                 Some(supplier) => {
                     let ok = supplier.as_segmented().is_some_and(|s| {
@@ -777,7 +829,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         if let Some(outer_store) = &outer_store {
             // As Kafka Streams: the engine named for the join, else that of the given this-side
             // supplier, else the default.
-            let engine = match (joined.store_type, joined.this_supplier.as_ref().and_then(|s| s.as_segmented())) {
+            let engine = match (
+                joined.store_type,
+                joined.this_supplier.as_ref().and_then(|s| s.as_segmented()),
+            ) {
                 (Some(store_type), _) => StoreEngine::Type(store_type),
                 (None, Some(supplier)) if supplier.is_persistent() => StoreEngine::Type(StoreType::RocksDb),
                 (None, Some(_)) => StoreEngine::Type(StoreType::InMemory),

@@ -226,7 +226,8 @@ impl SessionWindows {
 /// accepted: the join's window stores keep records for `before + after + grace`, and a left or
 /// outer join emits a record that found no partner (with `None` for the other side) only once
 /// stream time has passed `t + after + grace` (left records) or `t + before + grace` (right
-/// records).
+/// records). A window of size 0 (`before + after = 0`) with no grace period keeps nothing, so
+/// it joins nothing, as in Kafka Streams: give it a grace period of at least 1 ms.
 ///
 /// ```
 /// use std::time::Duration;
@@ -367,9 +368,15 @@ mod tests {
     #[test]
     fn join_windows_follow_kafkas_rules() -> Result<(), StreamsError> {
         let w = JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(10))?;
-        assert_eq!((w.before_ms(), w.after_ms(), w.grace_ms(), w.size_ms()), (10, 10, 0, 20));
+        assert_eq!(
+            (w.before_ms(), w.after_ms(), w.grace_ms(), w.size_ms()),
+            (10, 10, 0, 20)
+        );
         // A zero time difference is a valid window (records with equal timestamps join).
-        assert_eq!(JoinWindows::of_time_difference_with_no_grace(Duration::ZERO)?.size_ms(), 0);
+        assert_eq!(
+            JoinWindows::of_time_difference_with_no_grace(Duration::ZERO)?.size_ms(),
+            0
+        );
         let asym = w.before(Duration::ZERO)?.after(Duration::from_millis(3))?;
         assert_eq!((asym.before_ms(), asym.after_ms()), (0, 3));
         assert_eq!(asym.with_before_ms(-3)?.size_ms(), 0);

@@ -29,13 +29,13 @@ mod record;
 
 use std::time::Duration;
 
+pub(crate) use context::WindowStoreHandle;
 pub use context::{
     KeyValueStoreHandle, KeyValueStoreView, ProcessorContext, SessionStoreHandle, SessionStoreView,
     TimestampedKeyValueStoreHandle, TimestampedKeyValueStoreView, TimestampedWindowStoreHandle,
     TimestampedWindowStoreView,
 };
 pub use record::{Change, Header, Headers, ProducerRecord, RawRecord, Record, RecordMetadata, ValueAndTimestamp};
-pub(crate) use context::WindowStoreHandle;
 
 use crate::StreamsError;
 

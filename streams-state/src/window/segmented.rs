@@ -503,9 +503,7 @@ impl WindowStore for SegmentedBytesStore {
                 })
             })
             .collect();
-        entries.sort_unstable_by(|a, b| {
-            (a.window_start, &a.key, a.seqnum).cmp(&(b.window_start, &b.key, b.seqnum))
-        });
+        entries.sort_unstable_by(|a, b| (a.window_start, &a.key, a.seqnum).cmp(&(b.window_start, &b.key, b.seqnum)));
         Ok(entries)
     }
 
