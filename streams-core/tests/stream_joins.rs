@@ -7,7 +7,7 @@
 //! stores from their changelogs; and the inner join against a nested-loop reference
 //! (proptest).
 //!
-//! The semantics are those of Kafka Streams 3.7+ (`KStreamKStreamJoin` in 3.7 to 3.9): left
+//! The semantics are those of Kafka Streams 3.8+ (`KStreamKStreamJoin` in 3.8 and 3.9): left
 //! and outer results for records without a partner are emitted only once stream time has
 //! passed the record's window end plus the grace period.
 

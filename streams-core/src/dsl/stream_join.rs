@@ -1,6 +1,6 @@
 //! KStream-KStream windowed joins, built and run as Kafka Streams does (`KStreamImplJoin`,
 //! `KStreamJoinWindow`, `KStreamKStreamJoinLeftSide` / `KStreamKStreamJoinRightSide`, in the
-//! 3.x+ form with the outer-join store that holds records without a partner until their window
+//! 3.8+ form with the outer-join store that holds records without a partner until their window
 //! closes).
 //!
 //! The graph of `left.join_stream(right, ...)`:
@@ -561,7 +561,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// Left join with another stream in a time window: as [`join_stream`](Self::join_stream),
     /// and each record of this stream that found no partner produces `joiner(value, None)`
     /// (with its own timestamp) once its window has closed, that is once stream time has
-    /// passed `t + after + grace` — not when it arrives, as in Kafka Streams 3.x+. A record of
+    /// passed `t + after + grace` — not when it arrives, as in Kafka Streams 3.8+. A record of
     /// this stream with a null key is passed through at once as `joiner(value, None)`
     /// (KIP-962); null values are dropped and counted.
     pub fn left_join_stream<VO: Clone + 'static, VR: Clone + 'static>(
