@@ -192,6 +192,33 @@ impl Stores {
         )?))
     }
 
+    /// A supplier of in-memory window stores that retain duplicates (Kafka Streams'
+    /// `Stores.inMemoryWindowStore(name, retention, windowSize, true)`): every value written is
+    /// kept under its own seqnum, as the window stores of stream-stream joins need.
+    pub fn in_memory_window_store_with_duplicates(
+        name: impl Into<String>,
+        retention: i64,
+        window_size: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(
+            SegmentedBytesStoreSupplier::in_memory_window(name, retention, window_size)?.with_retain_duplicates()?,
+        ))
+    }
+
+    /// A supplier of persistent window stores that retain duplicates (Kafka Streams'
+    /// `Stores.persistentWindowStore(name, retention, windowSize, true)`).
+    #[cfg(feature = "rocksdb")]
+    pub fn persistent_window_store_with_duplicates(
+        name: impl Into<String>,
+        retention: i64,
+        window_size: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(
+            SegmentedBytesStoreSupplier::rocksdb_window(name, retention, window_size, None)?
+                .with_retain_duplicates()?,
+        ))
+    }
+
     /// A supplier of in-memory session stores keeping sessions `retention` ms after their end
     /// (Kafka Streams' `Stores.inMemorySessionStore`).
     pub fn in_memory_session_store(

@@ -160,13 +160,32 @@ impl LoggingKeyValueStore {
     }
 }
 
-/// Reads go to the wrapped window store; writes (through `put`/`delete`) are logged.
+/// Reads go to the wrapped window store; writes (through `put`/`delete`) are logged, under the
+/// store keys (seqnums) the wrapped store picks.
 impl WindowStore for LoggingKeyValueStore {
     fn window_scan(&self, key: Option<&[u8]>, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>, StateError> {
         self.inner
             .as_window_store()
             .ok_or_else(|| self.not_windowed("window"))?
             .window_scan(key, time_from, time_to)
+    }
+
+    fn retains_duplicates(&self) -> bool {
+        self.inner.as_window_store().is_some_and(|w| w.retains_duplicates())
+    }
+
+    fn next_window_store_key(&mut self, key: &[u8], window_start: i64) -> Result<Vec<u8>, StateError> {
+        let not_windowed = self.not_windowed("window");
+        self.inner
+            .as_window_store_mut()
+            .ok_or(not_windowed)?
+            .next_window_store_key(key, window_start)
+    }
+
+    fn write_expired(&self, window_start: i64) -> bool {
+        self.inner
+            .as_window_store()
+            .is_some_and(|w| w.write_expired(window_start))
     }
 }
 

@@ -184,4 +184,10 @@ pub trait KeyValueBytesStoreSupplier: Send + Sync {
 
     /// A short engine name for descriptions and metrics (`in-memory`, `rocksdb`).
     fn metrics_scope(&self) -> &str;
+
+    /// The window or session store supplier this is, with its retention, window size and
+    /// whether it retains duplicates; `None` for key-value suppliers.
+    fn as_segmented(&self) -> Option<&crate::window::SegmentedBytesStoreSupplier> {
+        None
+    }
 }

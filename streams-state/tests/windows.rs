@@ -87,6 +87,7 @@ fn w(key: &[u8], start: i64, value: &[u8]) -> WindowEntry {
     WindowEntry {
         key: key.to_vec(),
         window_start: start,
+        seqnum: 0,
         value: value.to_vec(),
     }
 }
@@ -272,6 +273,166 @@ fn stores_restore_from_their_changelog() {
             vec![s(b"a", 0, 4, b"2")]
         );
     }
+}
+
+fn dup_window_supplier(engine: Engine, name: &str) -> Arc<dyn KeyValueBytesStoreSupplier> {
+    let supplier = match engine {
+        Engine::Memory => streams_state::SegmentedBytesStoreSupplier::in_memory_window(name, RETENTION, 10),
+        #[cfg(feature = "rocksdb")]
+        Engine::RocksDb => streams_state::SegmentedBytesStoreSupplier::rocksdb_window(name, RETENTION, 10, None),
+    };
+    Arc::new(
+        supplier
+            .unwrap()
+            .with_segment_interval(SEGMENT)
+            .unwrap()
+            .with_retain_duplicates()
+            .unwrap(),
+    )
+}
+
+fn wd(key: &[u8], start: i64, seqnum: u32, value: &[u8]) -> WindowEntry {
+    WindowEntry {
+        seqnum,
+        ..w(key, start, value)
+    }
+}
+
+/// A store retaining duplicates keeps every value of a key and window start under seqnums 1,
+/// 2, ... (Kafka's), ignores null writes, logs each value under its own key, expires by
+/// retention like any window store, and comes back the same from its changelog, where a new
+/// write after the restore takes a seqnum no restored entry holds.
+#[test]
+fn window_store_retaining_duplicates_keeps_every_value_and_restores_them() {
+    for engine in engines() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = RecordingSink::new();
+        let clock = RecordClock::shared();
+        let mut store = logged(dup_window_supplier(engine, "dups"), dir.path(), &sink, &clock);
+        let windows = store.as_window_store_mut().unwrap();
+        assert!(windows.retains_duplicates());
+        clock.set(3);
+        windows.put_window(b"k", Some(b"A"), 5).unwrap();
+        windows.put_window(b"k", Some(b"B"), 5).unwrap();
+        windows.put_window(b"j", Some(b"x"), 5).unwrap();
+        windows.put_window(b"k", Some(b"C"), 7).unwrap();
+        // Null writes change nothing, log nothing and take no seqnum.
+        windows.put_window(b"k", None, 5).unwrap();
+        windows.put_window(b"k", Some(b"A"), 5).unwrap();
+        assert_eq!(
+            windows.fetch_range(b"k", 0, 10).unwrap(),
+            vec![
+                wd(b"k", 5, 1, b"A"),
+                wd(b"k", 5, 2, b"B"),
+                wd(b"k", 5, 5, b"A"),
+                wd(b"k", 7, 4, b"C")
+            ],
+            "{engine:?}"
+        );
+        assert_eq!(windows.fetch(b"k", 5).unwrap(), Some(b"A".to_vec()));
+        assert_eq!(
+            windows.backward_fetch_range(b"k", 5, 5).unwrap(),
+            vec![wd(b"k", 5, 5, b"A"), wd(b"k", 5, 2, b"B"), wd(b"k", 5, 1, b"A")]
+        );
+        assert_eq!(
+            windows.fetch_all(5, 5).unwrap(),
+            vec![
+                wd(b"j", 5, 3, b"x"),
+                wd(b"k", 5, 1, b"A"),
+                wd(b"k", 5, 2, b"B"),
+                wd(b"k", 5, 5, b"A")
+            ]
+        );
+        let log = sink.records();
+        assert_eq!(
+            log.len(),
+            5,
+            "{engine:?}: one changelog record per value, none for null writes"
+        );
+        assert_eq!(
+            log[1],
+            ChangelogRecord {
+                key: window_store_key(b"k", 5, 2),
+                value: Some(b"B".to_vec()),
+                timestamp: 3
+            }
+        );
+        assert!(log.iter().all(|r| r.value.is_some()));
+        // Retention: observed stream time 106 expires window starts up to 6.
+        assert!(!windows.write_expired(6));
+        windows.put_window(b"k", Some(b"D"), 106).unwrap();
+        assert!(windows.write_expired(6));
+        assert!(!windows.write_expired(7));
+        windows.put_window(b"k", Some(b"late"), 6).unwrap();
+        assert_eq!(
+            windows.all_windows().unwrap(),
+            vec![wd(b"k", 7, 4, b"C"), wd(b"k", 106, 6, b"D")]
+        );
+        let before = windows.all_windows().unwrap();
+        // The store skips the late write; the change-logging layer logs it all the same, as
+        // Kafka Streams' does, and a restore skips it again.
+        assert_eq!(sink.records().len(), 7);
+
+        // Restore into a fresh store: the same entries, and a new write does not overwrite one.
+        let restored_dir = tempfile::tempdir().unwrap();
+        let restored_sink = RecordingSink::new();
+        let mut restored = logged(
+            dup_window_supplier(engine, "dups"),
+            restored_dir.path(),
+            &restored_sink,
+            &clock,
+        );
+        restore_all(restored.as_mut(), sink.records(), 2).unwrap();
+        let windows = restored.as_window_store_mut().unwrap();
+        assert_eq!(windows.all_windows().unwrap(), before, "{engine:?}");
+        assert!(restored_sink.records().is_empty(), "restoring logs nothing");
+        windows.put_window(b"k", Some(b"E"), 7).unwrap();
+        windows.put_window(b"k", Some(b"F"), 106).unwrap();
+        let after: Vec<(i64, Vec<u8>)> = windows
+            .fetch_range(b"k", 0, 200)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.window_start, e.value))
+            .collect();
+        assert_eq!(
+            after,
+            vec![
+                (7, b"C".to_vec()),
+                (7, b"E".to_vec()),
+                (106, b"D".to_vec()),
+                (106, b"F".to_vec())
+            ],
+            "{engine:?}"
+        );
+    }
+}
+
+/// Two writes of one key and window start after a RocksDB store was reopened from disk keep
+/// both values and the values from before.
+#[cfg(feature = "rocksdb")]
+#[test]
+fn rocksdb_window_store_retaining_duplicates_reopens_without_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = dup_window_supplier(Engine::RocksDb, "dups")
+        .get(Some(dir.path()))
+        .unwrap();
+    let windows = store.as_window_store_mut().unwrap();
+    windows.put_window(b"a", Some(b"1"), 5).unwrap();
+    windows.put_window(b"a", Some(b"2"), 5).unwrap();
+    store.close().unwrap();
+    let mut reopened = dup_window_supplier(Engine::RocksDb, "dups")
+        .get(Some(dir.path()))
+        .unwrap();
+    let windows = reopened.as_window_store_mut().unwrap();
+    windows.put_window(b"a", Some(b"3"), 5).unwrap();
+    windows.put_window(b"a", Some(b"4"), 5).unwrap();
+    let values: Vec<Vec<u8>> = windows
+        .fetch_range(b"a", 5, 5)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(values, vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec(), b"4".to_vec()]);
 }
 
 #[cfg(feature = "rocksdb")]

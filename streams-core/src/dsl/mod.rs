@@ -25,6 +25,7 @@ mod kstream;
 mod ktable;
 pub(crate) mod operators;
 mod options;
+mod stream_join;
 mod suppress;
 mod window_ops;
 mod windowed;
@@ -39,10 +40,10 @@ pub use global::GlobalKTable;
 pub use grouped::KGroupedStream;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
-pub use options::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned};
+pub use options::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned, StreamJoined};
 pub use suppress::{BufferConfig, Suppressed};
 pub use windowed::{SessionWindowedKStream, TimeWindowedKStream, Windowing};
-pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
+pub use windows::{JoinWindows, SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
 
 use crate::internals::node::{
     Env, ProcessorNode, RuntimeNode, SinkNode, SourceNode, StoreMeta, TimestampedChangeForwarder,

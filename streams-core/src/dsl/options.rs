@@ -1,5 +1,5 @@
 //! Operator options in Kafka Streams' vocabulary: `Consumed`, `Produced`, `Grouped`,
-//! `Materialized`, `Joined`, `Named`, `Repartitioned`, `Branched`.
+//! `Materialized`, `Joined`, `StreamJoined`, `Named`, `Repartitioned`, `Branched`.
 
 use std::sync::Arc;
 
@@ -263,7 +263,7 @@ impl<K, V> Materialized<K, V> {
 pub struct Joined<K, V, VO> {
     pub(crate) key_serde: Option<SharedSerde<K>>,
     pub(crate) value_serde: Option<SharedSerde<V>>,
-    #[allow(dead_code)] // read by the windowed stream-stream joins, which repartition both sides
+    #[allow(dead_code)] // kept for Kafka's `Joined.with(key, value, otherValue)` shape
     pub(crate) other_value_serde: Option<SharedSerde<VO>>,
     pub(crate) name: Option<String>,
 }
@@ -301,6 +301,147 @@ impl<K, V, VO> Joined<K, V, VO> {
     /// Sets the name.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+}
+
+/// Options of a stream-stream join (Kafka Streams' `StreamJoined`): the serdes of the key and
+/// of both sides' values (for the join's window stores and, after a key-changing operation,
+/// its repartition topics), the processor names, the store names, the store engines and
+/// whether the stores are logged.
+///
+/// Names follow Kafka Streams. With [`with_name`](Self::with_name)`("n")` the processors are
+/// `n-this-windowed`, `n-other-windowed`, `n-this-join` (`n-outer-this-join` in an outer
+/// join), `n-other-join` (`n-outer-other-join` in a left or outer join) and `n-merge`, and
+/// repartition topics `n-left-repartition` / `n-right-repartition`. With
+/// [`as_`](Self::as_)`("s")` the stores are `s-this-join-store`, `s-other-join-store` (with
+/// the same `outer-` prefixes) and, for left and outer joins, `s-left-shared-join-store` /
+/// `s-outer-shared-join-store`; otherwise they are named after the generated processor names
+/// (`KSTREAM-JOINTHIS-0000000004-store`, `KSTREAM-OUTERSHARED-0000000004-store`, ...).
+///
+/// ```
+/// use streams_core::dsl::StreamJoined;
+/// use streams_core::serde::Serdes;
+///
+/// let joined: StreamJoined<String, i64, String> =
+///     StreamJoined::with(Serdes::string(), Serdes::i64(), Serdes::string())
+///         .with_name("orders-payments")
+///         .with_store_name("orders-payments");
+/// # let _ = joined;
+/// ```
+pub struct StreamJoined<K, V, VO> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) other_value_serde: Option<SharedSerde<VO>>,
+    pub(crate) name: Option<String>,
+    pub(crate) store_name: Option<String>,
+    pub(crate) this_supplier: Option<Arc<dyn KeyValueBytesStoreSupplier>>,
+    pub(crate) other_supplier: Option<Arc<dyn KeyValueBytesStoreSupplier>>,
+    pub(crate) store_type: Option<StoreType>,
+    pub(crate) logging: bool,
+}
+
+impl<K, V, VO> Default for StreamJoined<K, V, VO> {
+    fn default() -> Self {
+        StreamJoined {
+            key_serde: None,
+            value_serde: None,
+            other_value_serde: None,
+            name: None,
+            store_name: None,
+            this_supplier: None,
+            other_supplier: None,
+            store_type: None,
+            logging: true,
+        }
+    }
+}
+
+impl<K, V, VO> StreamJoined<K, V, VO> {
+    /// The streams' own serdes, generated names, default stores.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Join with these serdes: the key's, this stream's values' and the other stream's values'.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>, other_value_serde: impl Serde<VO>) -> Self {
+        StreamJoined {
+            key_serde: Some(Arc::new(key_serde)),
+            value_serde: Some(Arc::new(value_serde)),
+            other_value_serde: Some(Arc::new(other_value_serde)),
+            ..Self::default()
+        }
+    }
+
+    /// Names the join's stores after `store_name` (Kafka's `StreamJoined.as`).
+    pub fn as_(store_name: impl Into<String>) -> Self {
+        Self::default().with_store_name(store_name)
+    }
+
+    /// Names the join's processors (and repartition topics) after `name`.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Names the join's stores (and so their changelog topics) after `store_name`.
+    pub fn with_store_name(mut self, store_name: impl Into<String>) -> Self {
+        self.store_name = Some(store_name.into());
+        self
+    }
+
+    /// Sets the key serde.
+    pub fn with_key_serde(mut self, serde: impl Serde<K>) -> Self {
+        self.key_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// Sets the serde of this stream's values.
+    pub fn with_value_serde(mut self, serde: impl Serde<V>) -> Self {
+        self.value_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// Sets the serde of the other stream's values.
+    pub fn with_other_value_serde(mut self, serde: impl Serde<VO>) -> Self {
+        self.other_value_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// The window store of this stream's records: a window store supplier that retains
+    /// duplicates, with retention `before + after + grace` and window size `before + after` of
+    /// the join's windows (`streams_state::Stores::in_memory_window_store_with_duplicates`,
+    /// `persistent_window_store_with_duplicates`); the join checks this when the topology is
+    /// built. Its name is the store's.
+    pub fn with_this_store_supplier(mut self, supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> Self {
+        self.this_supplier = Some(supplier);
+        self
+    }
+
+    /// The window store of the other stream's records (see
+    /// [`with_this_store_supplier`](Self::with_this_store_supplier)).
+    pub fn with_other_store_supplier(mut self, supplier: Arc<dyn KeyValueBytesStoreSupplier>) -> Self {
+        self.other_supplier = Some(supplier);
+        self
+    }
+
+    /// Keeps the join's stores on engine `store_type` whatever `default.dsl.store` says
+    /// (Kafka's `StreamJoined.withDslStoreSuppliers`). Suppliers given take precedence.
+    pub fn with_store_type(mut self, store_type: StoreType) -> Self {
+        self.store_type = Some(store_type);
+        self
+    }
+
+    /// No changelog topics for the join's stores (they are rebuilt from nothing after a
+    /// failure).
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// Changelog topics for the join's stores (the default).
+    pub fn with_logging_enabled(mut self) -> Self {
+        self.logging = true;
         self
     }
 }

@@ -1,6 +1,6 @@
 //! Window specifications and windowed keys, in Kafka Streams' vocabulary: [`TimeWindows`]
-//! (tumbling and hopping), [`SlidingWindows`], [`SessionWindows`], [`Window`] and
-//! [`Windowed`].
+//! (tumbling and hopping), [`SlidingWindows`], [`SessionWindows`], [`JoinWindows`] (the
+//! windows of stream-stream joins), [`Window`] and [`Windowed`].
 
 use std::fmt;
 use std::time::Duration;
@@ -216,6 +216,117 @@ impl SessionWindows {
     }
 }
 
+/// The time window of a stream-stream join (Kafka Streams' `JoinWindows`): a record at time
+/// `t` of the left stream joins the right stream's records of the same key with timestamps in
+/// `[t - before, t + after]`, and a right record at `t` joins the left records in
+/// `[t - after, t + before]`. Symmetric by default (`before = after = time difference`);
+/// [`before`](Self::before) and [`after`](Self::after) make it asymmetric.
+///
+/// The grace period says how long after a window's end out-of-order records are still
+/// accepted: the join's window stores keep records for `before + after + grace`, and a left or
+/// outer join emits a record that found no partner (with `None` for the other side) only once
+/// stream time has passed `t + after + grace` (left records) or `t + before + grace` (right
+/// records). A window of size 0 (`before + after = 0`) with no grace period keeps nothing, so
+/// it joins nothing, as in Kafka Streams: give it a grace period of at least 1 ms.
+///
+/// ```
+/// use std::time::Duration;
+/// use streams_core::dsl::JoinWindows;
+///
+/// let windows = JoinWindows::of_time_difference_and_grace(Duration::from_secs(5), Duration::from_secs(1))?
+///     .after(Duration::from_secs(2))?;
+/// assert_eq!((windows.before_ms(), windows.after_ms(), windows.grace_ms()), (5_000, 2_000, 1_000));
+/// assert_eq!(windows.size_ms(), 7_000);
+/// // Kafka allows a negative bound as long as the window does not become empty:
+/// let only_later = windows.with_before_ms(-1_000)?;
+/// assert_eq!(only_later.size_ms(), 1_000);
+/// assert!(windows.with_before_ms(-3_000).is_err());
+/// # Ok::<(), streams_core::StreamsError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinWindows {
+    before: i64,
+    after: i64,
+    grace: i64,
+}
+
+impl JoinWindows {
+    /// Records join when their timestamps differ by at most `time_difference`; no grace
+    /// period.
+    pub fn of_time_difference_with_no_grace(time_difference: Duration) -> Result<Self, StreamsError> {
+        Self::of_time_difference_and_grace(time_difference, Duration::ZERO)
+    }
+
+    /// Records join when their timestamps differ by at most `time_difference`; out-of-order
+    /// records are accepted until `grace` after a window's end.
+    pub fn of_time_difference_and_grace(time_difference: Duration, grace: Duration) -> Result<Self, StreamsError> {
+        let difference = millis("JoinWindows.timeDifference", time_difference)?;
+        Self::new(difference, difference, millis("JoinWindows.grace", grace)?)
+    }
+
+    fn new(before: i64, after: i64, grace: i64) -> Result<Self, StreamsError> {
+        if before.checked_add(after).is_none_or(|size| size < 0) {
+            return Err(StreamsError::Config {
+                key: "JoinWindows.size".into(),
+                reason: format!(
+                    "the window interval (before + after) must not be negative, got before = {before} ms and after = {after} ms"
+                ),
+            });
+        }
+        if grace < 0 {
+            return Err(StreamsError::Config {
+                key: "JoinWindows.grace".into(),
+                reason: format!("the grace period must not be negative, got {grace} ms"),
+            });
+        }
+        Ok(JoinWindows { before, after, grace })
+    }
+
+    /// Sets how far before a left record (after a right record) the window reaches, keeping
+    /// the other bound.
+    pub fn before(self, time_difference: Duration) -> Result<Self, StreamsError> {
+        self.with_before_ms(millis("JoinWindows.before", time_difference)?)
+    }
+
+    /// Sets how far after a left record (before a right record) the window reaches, keeping
+    /// the other bound.
+    pub fn after(self, time_difference: Duration) -> Result<Self, StreamsError> {
+        self.with_after_ms(millis("JoinWindows.after", time_difference)?)
+    }
+
+    /// [`before`](Self::before) in milliseconds, which may be negative (the window then starts
+    /// after the record) as long as `before + after` is not.
+    pub fn with_before_ms(self, before: i64) -> Result<Self, StreamsError> {
+        Self::new(before, self.after, self.grace)
+    }
+
+    /// [`after`](Self::after) in milliseconds, which may be negative as long as `before +
+    /// after` is not.
+    pub fn with_after_ms(self, after: i64) -> Result<Self, StreamsError> {
+        Self::new(self.before, after, self.grace)
+    }
+
+    /// How far the window reaches before a left record, in milliseconds.
+    pub fn before_ms(&self) -> i64 {
+        self.before
+    }
+
+    /// How far the window reaches after a left record, in milliseconds.
+    pub fn after_ms(&self) -> i64 {
+        self.after
+    }
+
+    /// The window size, `before + after`, in milliseconds.
+    pub fn size_ms(&self) -> i64 {
+        self.before + self.after
+    }
+
+    /// Grace period in milliseconds.
+    pub fn grace_ms(&self) -> i64 {
+        self.grace
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +363,39 @@ mod tests {
             SessionWindows::of_inactivity_gap_with_no_grace(Duration::ZERO),
             Err(StreamsError::Config { key, .. }) if key == "SessionWindows.inactivityGap"
         ));
+    }
+
+    #[test]
+    fn join_windows_follow_kafkas_rules() -> Result<(), StreamsError> {
+        let w = JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(10))?;
+        assert_eq!(
+            (w.before_ms(), w.after_ms(), w.grace_ms(), w.size_ms()),
+            (10, 10, 0, 20)
+        );
+        // A zero time difference is a valid window (records with equal timestamps join).
+        assert_eq!(
+            JoinWindows::of_time_difference_with_no_grace(Duration::ZERO)?.size_ms(),
+            0
+        );
+        let asym = w.before(Duration::ZERO)?.after(Duration::from_millis(3))?;
+        assert_eq!((asym.before_ms(), asym.after_ms()), (0, 3));
+        assert_eq!(asym.with_before_ms(-3)?.size_ms(), 0);
+        assert!(matches!(
+            asym.with_before_ms(-4),
+            Err(StreamsError::Config { key, .. }) if key == "JoinWindows.size"
+        ));
+        assert!(matches!(
+            w.with_after_ms(-11),
+            Err(StreamsError::Config { key, .. }) if key == "JoinWindows.size"
+        ));
+        assert!(matches!(
+            w.with_after_ms(i64::MAX),
+            Err(StreamsError::Config { key, .. }) if key == "JoinWindows.size"
+        ));
+        assert!(matches!(
+            JoinWindows::of_time_difference_and_grace(Duration::MAX, Duration::ZERO),
+            Err(StreamsError::Config { key, .. }) if key == "JoinWindows.timeDifference"
+        ));
+        Ok(())
     }
 }

@@ -198,6 +198,10 @@ pub(crate) struct Env {
     pub(crate) task_id: TaskId,
     pub(crate) application_id: Arc<str>,
     pub(crate) metrics: TaskMetrics,
+    /// State that several processors of the task share, by a key they agree on (the two sides
+    /// of a stream-stream join share their stream time this way, as Kafka Streams' processors
+    /// share a `TimeTracker` per task).
+    pub(crate) shared: BTreeMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
 /// A node of the running graph.

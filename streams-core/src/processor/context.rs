@@ -200,6 +200,35 @@ impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut> {
     pub(crate) fn env_mut(&mut self) -> &mut Env {
         self.env
     }
+
+    /// The task-wide value under `key` that processors of this task share, made by `make`
+    /// the first time it is asked for.
+    pub(crate) fn shared_state<T: Send + Sync + 'static>(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> T,
+    ) -> Result<Arc<T>, StreamsError> {
+        let entry = self
+            .env
+            .shared
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(make()) as Arc<dyn std::any::Any + Send + Sync>);
+        Arc::clone(entry)
+            .downcast::<T>()
+            .map_err(|_| StreamsError::Internal(format!("task state `{key}` has another type")))
+    }
+
+    /// The byte store behind a key-value handle (for processors that scan it in order and stop
+    /// early, which the collecting typed views do not).
+    pub(crate) fn raw_kv_store<K, V>(&mut self, handle: &KeyValueStoreHandle<K, V>) -> &mut dyn KeyValueStore {
+        &mut *self.env.stores[handle.index].store
+    }
+
+    /// Sets the timestamp the task's stores stamp their changelog records with (the current
+    /// record's), which forwarding moves to that of each record forwarded.
+    pub(crate) fn set_record_clock(&mut self, timestamp: i64) {
+        self.env.clock.set(timestamp);
+    }
 }
 
 impl<KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'_, KOut, VOut> {
@@ -648,6 +677,101 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreView<'_, K, V> {
             .into_iter()
             .map(|e| Ok((e.window_start, self.handle.value_and_timestamp(&e.value)?)))
             .collect()
+    }
+}
+
+/// A processor's handle to a window store whose values are stored as they are (no timestamp),
+/// like the window stores of stream-stream joins.
+pub(crate) struct WindowStoreHandle<K, V>(KeyValueStoreHandle<K, V>);
+
+impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
+    /// The store's name.
+    pub(crate) fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Whether the store's key serde writes `key` as null.
+    pub(crate) fn is_null_key(&self, key: &K) -> bool {
+        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+    }
+
+    /// Whether the store's value serde writes `value` as null.
+    pub(crate) fn is_null_value(&self, value: &V) -> bool {
+        matches!(self.0.value_serde.serialize_nullable(value), Ok(None))
+    }
+
+    /// The serialized `key`.
+    pub(crate) fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
+        self.0.key_bytes(key)
+    }
+
+    /// The serialized `value`.
+    pub(crate) fn value_bytes(&self, value: &V) -> Result<Vec<u8>, StreamsError> {
+        self.0.value_bytes(value, 0)
+    }
+}
+
+/// Typed operations on a window store of plain values; keys are given serialized.
+pub(crate) struct WindowStoreView<'s, K, V> {
+    store: &'s mut dyn WindowStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+}
+
+impl<K: 'static, V: 'static> WindowStoreView<'_, K, V> {
+    /// Whether a write of a window starting at `window_start` would be skipped as expired.
+    pub(crate) fn write_expired(&self, window_start: i64) -> bool {
+        self.store.write_expired(window_start)
+    }
+
+    /// Stores already-serialized `value` bytes for `key`'s window starting at `window_start`.
+    pub(crate) fn put_bytes(&mut self, key: &[u8], value: &[u8], window_start: i64) -> Result<(), StreamsError> {
+        Ok(self.store.put_window(key, Some(value), window_start)?)
+    }
+
+    /// `key`'s windows starting in `[from, to]`, oldest first (then in the order written), as
+    /// (start, value).
+    pub(crate) fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Vec<(i64, V)>, StreamsError> {
+        self.store
+            .fetch_range(key, from, to)?
+            .into_iter()
+            .map(|e| Ok((e.window_start, self.handle.value(&e.value)?)))
+            .collect()
+    }
+}
+
+impl<KOut, VOut> ProcessorContext<'_, KOut, VOut> {
+    /// A handle to the window store `name` of plain values this processor is connected to.
+    pub(crate) fn plain_window_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<WindowStoreHandle<K, V>, StreamsError> {
+        let handle = self.key_value_store::<K, V>(name)?;
+        let store = &self.env.stores[handle.index].store;
+        if handle.timestamped || store.as_window_store().is_none() {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a window store of plain values".into(),
+            });
+        }
+        Ok(WindowStoreHandle(handle))
+    }
+
+    /// Typed access to a window store of plain values.
+    pub(crate) fn plain_windows<'s, K, V>(
+        &'s mut self,
+        handle: &'s WindowStoreHandle<K, V>,
+    ) -> Result<WindowStoreView<'s, K, V>, StreamsError> {
+        let store = self.env.stores[handle.0.index]
+            .store
+            .as_window_store_mut()
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: handle.0.name.to_string(),
+                reason: "it is not a window store".into(),
+            })?;
+        Ok(WindowStoreView {
+            store,
+            handle: &handle.0,
+        })
     }
 }
 

@@ -29,6 +29,7 @@ mod record;
 
 use std::time::Duration;
 
+pub(crate) use context::WindowStoreHandle;
 pub use context::{
     KeyValueStoreHandle, KeyValueStoreView, ProcessorContext, SessionStoreHandle, SessionStoreView,
     TimestampedKeyValueStoreHandle, TimestampedKeyValueStoreView, TimestampedWindowStoreHandle,

@@ -136,6 +136,24 @@ impl StoreType {
             StoreType::InMemory => Stores::in_memory_key_value_store(name),
         }
     }
+
+    /// A supplier of window stores of this type called `name`, keeping windows of
+    /// `window_size` ms for `retention` ms, retaining duplicates or not.
+    pub fn window_supplier(
+        self,
+        name: impl Into<String>,
+        retention: i64,
+        window_size: i64,
+        retain_duplicates: bool,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> {
+        use streams_state::Stores as S;
+        match (self, retain_duplicates) {
+            (StoreType::RocksDb, false) => S::persistent_window_store(name, retention, window_size),
+            (StoreType::RocksDb, true) => S::persistent_window_store_with_duplicates(name, retention, window_size),
+            (StoreType::InMemory, false) => S::in_memory_window_store(name, retention, window_size),
+            (StoreType::InMemory, true) => S::in_memory_window_store_with_duplicates(name, retention, window_size),
+        }
+    }
 }
 
 /// Factory for store suppliers and builders, after Kafka's `Stores`.

@@ -48,6 +48,35 @@ struct NodeDescription {
     predecessors: Vec<String>,
 }
 
+/// `names` in the order Java's `HashSet` iterates them, which is the order Kafka Streams'
+/// `TopologyDescription` prints a processor's stores in (a copy of the node's `HashSet` of
+/// store names, added in connection order): by hash bucket (`String.hashCode`, spread as
+/// `HashMap` does), then in insertion order.
+fn java_hash_set_order(names: &[String]) -> Vec<String> {
+    fn spread(name: &str) -> u32 {
+        let h = name
+            .encode_utf16()
+            .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+        let h = h as u32;
+        h ^ (h >> 16)
+    }
+    fn by_bucket(names: &mut [&String], capacity: usize) {
+        names.sort_by_key(|n| spread(n) as usize & (capacity - 1));
+    }
+    let n = names.len();
+    // The node's own set grows by doubling from 16 whenever it holds more than 3/4 of its
+    // capacity; the copy is sized for its content at once (`HashSet(Collection)`).
+    let mut own = 16usize;
+    while n > own / 4 * 3 {
+        own *= 2;
+    }
+    let copy = ((n * 4 / 3) + 1).max(16).next_power_of_two();
+    let mut ordered: Vec<&String> = names.iter().collect();
+    by_bucket(&mut ordered, own);
+    by_bucket(&mut ordered, copy);
+    ordered.into_iter().cloned().collect()
+}
+
 impl TopologyDescription {
     pub(super) fn new(topology: &Topology) -> Self {
         let nodes = &topology.nodes;
@@ -91,7 +120,7 @@ impl TopologyDescription {
                                     topics: topics.iter().map(|t| t.name.clone()).collect(),
                                 },
                                 NodeKind::Processor => NodeRole::Processor {
-                                    stores: def.stores.clone(),
+                                    stores: java_hash_set_order(&def.stores),
                                 },
                                 NodeKind::Sink { topic } => NodeRole::Sink {
                                     topic: topic.name.clone(),

@@ -102,15 +102,27 @@ pub(crate) enum StoreEngine {
     Type(StoreType),
     /// The task's default ([`TaskConfig::default_store_type`]).
     Default,
+    /// A window store on the task's default engine (the window stores of stream-stream joins,
+    /// which follow `default.dsl.store` as Kafka Streams' do).
+    DefaultWindow {
+        retention: i64,
+        window_size: i64,
+        retain_duplicates: bool,
+    },
 }
 
 impl StoreEngine {
-    fn supplier(&self, name: &str, default: StoreType) -> Arc<dyn KeyValueBytesStoreSupplier> {
-        match self {
+    fn supplier(&self, name: &str, default: StoreType) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StreamsError> {
+        Ok(match self {
             StoreEngine::Supplier(supplier) => Arc::clone(supplier),
             StoreEngine::Type(store_type) => store_type.key_value_supplier(name),
             StoreEngine::Default => default.key_value_supplier(name),
-        }
+            StoreEngine::DefaultWindow {
+                retention,
+                window_size,
+                retain_duplicates,
+            } => default.window_supplier(name, *retention, *window_size, *retain_duplicates)?,
+        })
     }
 }
 
@@ -705,7 +717,7 @@ impl Topology {
                 });
                 continue;
             }
-            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type));
+            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type)?);
             builder = if def.logging {
                 builder.with_logging_enabled()
             } else {
@@ -772,6 +784,7 @@ impl Topology {
             task_id: id,
             application_id: Arc::from(app),
             metrics: TaskMetrics::default(),
+            shared: BTreeMap::new(),
         };
         Ok(Task::new(id, env, sources))
     }
@@ -787,7 +800,7 @@ impl Topology {
     ) -> Result<GlobalStores, StreamsError> {
         let mut stores = BTreeMap::new();
         for def in self.stores.iter().filter(|d| d.global) {
-            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type))
+            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type)?)
                 .with_logging_disabled()
                 .with_caching_disabled()
                 .build(state_dir, None, RecordClock::shared())?;

@@ -4,8 +4,10 @@
 //! the byte layouts Kafka Streams uses for their stores and changelog topics:
 //!
 //! * window stores ([`WindowStore`]): `key ++ window start (8 bytes, big-endian) ++ seqnum (4
-//!   bytes, big-endian)` (Kafka's `WindowKeySchema`; the seqnum is 0, as in Kafka Streams'
-//!   stores that do not retain duplicates);
+//!   bytes, big-endian)` (Kafka's `WindowKeySchema`). The seqnum is 0, as in Kafka Streams'
+//!   stores that do not retain duplicates; a store that *retains duplicates* (Kafka's
+//!   `retainDuplicates`, what stream-stream joins use) gives every write a new seqnum, so that
+//!   several values of one key and window start live side by side;
 //! * session stores ([`SessionStore`]): `key ++ session end (8 bytes) ++ session start (8
 //!   bytes)` (Kafka's `SessionKeySchema`).
 //!
@@ -27,8 +29,25 @@
 //! assert_eq!(windows.fetch(b"alice", 10_000)?, Some(b"2".to_vec()));
 //! assert_eq!(
 //!     windows.fetch_range(b"alice", 0, 5_000)?,
-//!     vec![WindowEntry { key: b"alice".to_vec(), window_start: 0, value: b"1".to_vec() }]
+//!     vec![WindowEntry { key: b"alice".to_vec(), window_start: 0, seqnum: 0, value: b"1".to_vec() }]
 //! );
+//! # Ok::<(), streams_state::StateError>(())
+//! ```
+//!
+//! A store that retains duplicates keeps every value written, in the order written:
+//!
+//! ```
+//! use streams_state::window::WindowStore;
+//! use streams_state::Stores;
+//!
+//! let supplier = Stores::in_memory_window_store_with_duplicates("joins", 20_000, 10_000)?;
+//! let mut store = supplier.get(None)?;
+//! let windows = store.as_window_store_mut().ok_or(streams_state::StateError::Closed { store: "joins".into() })?;
+//! windows.put_window(b"k", Some(b"A"), 5)?;
+//! windows.put_window(b"k", Some(b"B"), 5)?;
+//! windows.put_window(b"k", None, 5)?; // a null write changes nothing in such a store
+//! let values: Vec<Vec<u8>> = windows.fetch_range(b"k", 0, 10)?.into_iter().map(|e| e.value).collect();
+//! assert_eq!(values, vec![b"A".to_vec(), b"B".to_vec()]);
 //! # Ok::<(), streams_state::StateError>(())
 //! ```
 
@@ -97,6 +116,8 @@ pub struct WindowEntry {
     pub key: Vec<u8>,
     /// Start of the window, in milliseconds.
     pub window_start: i64,
+    /// The sequence number in the store key: 0, except in a store that retains duplicates.
+    pub seqnum: u32,
     /// The stored value.
     pub value: Vec<u8>,
 }
@@ -118,17 +139,51 @@ pub struct SessionEntry {
 ///
 /// Writes go through [`KeyValueStore::put`] / [`KeyValueStore::delete`] on the window store
 /// key, so every layer of the key-value stack (change logging) applies to them. Reads return
-/// windows in ascending order of window start, then key bytes; the `backward_` variants return
-/// the reverse. Windows whose start is older than the retention period (measured from the
+/// windows in ascending order of window start, then key bytes, then seqnum (the order of
+/// writes, in a store that retains duplicates); the `backward_` variants return the reverse. Windows whose start is older than the retention period (measured from the
 /// largest window start written, the store's observed stream time) are neither stored nor
 /// returned.
 pub trait WindowStore: KeyValueStore {
     /// Windows with `time_from <= start <= time_to`, of `key` only or (with `None`) of every
-    /// key, ascending by (start, key).
+    /// key, ascending by (start, key, seqnum).
     fn window_scan(&self, key: Option<&[u8]>, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>, StateError>;
 
-    /// Stores `value` for `key`'s window starting at `window_start`; `None` deletes it.
+    /// Whether the store keeps every value written (Kafka's `retainDuplicates`): each
+    /// [`put_window`](Self::put_window) adds an entry under a new seqnum instead of replacing the
+    /// window's value, and a `None` write changes nothing.
+    fn retains_duplicates(&self) -> bool {
+        false
+    }
+
+    /// The store key the next [`put_window`](Self::put_window) of `key`'s window starting at
+    /// `window_start` writes: seqnum 0, or, in a store that retains duplicates, a seqnum no
+    /// retained entry of that key and window uses.
+    fn next_window_store_key(&mut self, key: &[u8], window_start: i64) -> Result<Vec<u8>, StateError> {
+        Ok(window_store_key(key, window_start, 0))
+    }
+
+    /// Whether a write of a window starting at `window_start` would now be skipped because the
+    /// window has expired (it starts at or before the observed stream time, counting this
+    /// write, minus the retention period). A writer that must count such writes (Kafka
+    /// Streams' `dropped-records`) asks before writing.
+    fn write_expired(&self, window_start: i64) -> bool {
+        let _ = window_start;
+        false
+    }
+
+    /// Stores `value` for `key`'s window starting at `window_start`; `None` deletes it. In a
+    /// store that retains duplicates the value is added next to those already there, and
+    /// `None` does nothing (as in Kafka Streams).
     fn put_window(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> Result<(), StateError> {
+        if self.retains_duplicates() {
+            return match value {
+                Some(value) => {
+                    let store_key = self.next_window_store_key(key, window_start)?;
+                    self.put(&store_key, value)
+                }
+                None => Ok(()),
+            };
+        }
         let store_key = window_store_key(key, window_start, 0);
         match value {
             Some(value) => self.put(&store_key, value),
@@ -136,8 +191,16 @@ pub trait WindowStore: KeyValueStore {
         }
     }
 
-    /// The value of `key`'s window starting at `window_start`.
+    /// The value of `key`'s window starting at `window_start` (the first one written, in a store
+    /// that retains duplicates).
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>, StateError> {
+        if self.retains_duplicates() {
+            return Ok(self
+                .window_scan(Some(key), window_start, window_start)?
+                .into_iter()
+                .next()
+                .map(|e| e.value));
+        }
         self.get(&window_store_key(key, window_start, 0))
     }
 
@@ -153,7 +216,8 @@ pub trait WindowStore: KeyValueStore {
         Ok(entries)
     }
 
-    /// Every key's windows starting in `[time_from, time_to]`, ascending by (start, key).
+    /// Every key's windows starting in `[time_from, time_to]`, ascending by (start, key,
+    /// seqnum).
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>, StateError> {
         self.window_scan(None, time_from, time_to)
     }
@@ -165,7 +229,7 @@ pub trait WindowStore: KeyValueStore {
         Ok(entries)
     }
 
-    /// Every window retained, ascending by (start, key).
+    /// Every window retained, ascending by (start, key, seqnum).
     fn all_windows(&self) -> Result<Vec<WindowEntry>, StateError> {
         self.window_scan(None, i64::MIN, i64::MAX)
     }

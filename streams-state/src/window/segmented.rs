@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{parse_session_store_key, parse_window_store_key, SessionEntry, SessionStore, WindowEntry, WindowStore};
+use super::{
+    parse_session_store_key, parse_window_store_key, window_store_key, SessionEntry, SessionStore, WindowEntry,
+    WindowStore,
+};
 use crate::memory::InMemoryKeyValueStore;
 use crate::store::{
     ChangelogRecord, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator, KeyValueStore, StateStore,
@@ -41,6 +44,11 @@ impl KeySchema {
     }
 }
 
+/// The seqnum of a window store key (0 if malformed).
+fn seqnum_of(store_key: &[u8]) -> u32 {
+    parse_window_store_key(store_key).map_or(0, |(_, _, seqnum)| seqnum)
+}
+
 /// Where segments live.
 #[derive(Clone)]
 enum Engine {
@@ -64,6 +72,13 @@ enum Engine {
 /// * an entry whose time is at or before `observed stream time - retention` is expired: a write
 ///   of it is skipped (logged at debug), reads leave it out;
 /// * a segment whose whole time span is expired is dropped (its RocksDB directory deleted).
+///
+/// A window store may *retain duplicates* ([`retaining_duplicates`](Self::retaining_duplicates),
+/// Kafka's `retainDuplicates`): [`WindowStore::put_window`] then adds each value under a new
+/// seqnum (1, 2, ... wrapping at 2^31, as Kafka Streams counts them) and a `None` write does
+/// nothing. After a restore, or when RocksDB segments were reopened from disk, seqnums go on
+/// after the largest one held, and each new one is checked against the entries of its key and
+/// window first, so that no restored value is overwritten (Kafka Streams starts again at 1).
 pub struct SegmentedBytesStore {
     name: String,
     schema: KeySchema,
@@ -73,6 +88,11 @@ pub struct SegmentedBytesStore {
     segments: BTreeMap<i64, Box<dyn KeyValueStore>>,
     observed_stream_time: i64,
     open: bool,
+    retain_duplicates: bool,
+    seqnum: u32,
+    /// Entries this instance did not write itself exist (restored or reopened), so a seqnum
+    /// may already be taken.
+    seqnum_may_collide: bool,
 }
 
 impl SegmentedBytesStore {
@@ -118,6 +138,7 @@ impl SegmentedBytesStore {
                 let id = start.div_euclid(store.segment_interval);
                 let segment = store.open_segment(id)?;
                 store.segments.insert(id, segment);
+                store.seqnum_may_collide = true;
             }
         }
         Ok(store)
@@ -133,7 +154,33 @@ impl SegmentedBytesStore {
             segments: BTreeMap::new(),
             observed_stream_time: i64::MIN,
             open: true,
+            retain_duplicates: false,
+            seqnum: 0,
+            seqnum_may_collide: false,
         }
+    }
+
+    /// Makes a window store keep every value written (see the type's documentation). Entries
+    /// already held (RocksDB segments reopened from disk) are scanned for the largest seqnum, so
+    /// that new values sort after them.
+    pub fn retaining_duplicates(mut self) -> Result<Self, StateError> {
+        self.retain_duplicates = self.schema == KeySchema::Window;
+        if self.retain_duplicates && !self.segments.is_empty() {
+            let mut largest = self.seqnum;
+            for segment in self.segments.values() {
+                for entry in segment.all()? {
+                    let (store_key, _) = entry?;
+                    largest = largest.max(seqnum_of(&store_key));
+                }
+            }
+            self.seqnum = largest;
+        }
+        Ok(self)
+    }
+
+    /// Continues seqnums after `store_key`'s, for a store that retains duplicates.
+    fn note_seqnum(&mut self, store_key: &[u8]) {
+        self.seqnum = self.seqnum.max(seqnum_of(store_key));
     }
 
     /// The retention period in milliseconds.
@@ -413,7 +460,13 @@ impl KeyValueStore for SegmentedBytesStore {
     }
 
     fn restore_batch(&mut self, batch: &[ChangelogRecord]) -> Result<(), StateError> {
+        if !batch.is_empty() {
+            self.seqnum_may_collide = true;
+        }
         for record in batch {
+            if self.retain_duplicates {
+                self.note_seqnum(&record.key);
+            }
             self.write(&record.key, record.value.as_deref())?;
         }
         Ok(())
@@ -442,15 +495,44 @@ impl WindowStore for SegmentedBytesStore {
             .scan(key, time_from, time_to, &|_| true)?
             .into_iter()
             .filter_map(|(store_key, value)| {
-                parse_window_store_key(&store_key).map(|(key, window_start, _)| WindowEntry {
+                parse_window_store_key(&store_key).map(|(key, window_start, seqnum)| WindowEntry {
                     key: key.to_vec(),
                     window_start,
+                    seqnum,
                     value,
                 })
             })
             .collect();
-        entries.sort_unstable_by(|a, b| (a.window_start, &a.key).cmp(&(b.window_start, &b.key)));
+        entries.sort_unstable_by(|a, b| (a.window_start, &a.key, a.seqnum).cmp(&(b.window_start, &b.key, b.seqnum)));
         Ok(entries)
+    }
+
+    fn retains_duplicates(&self) -> bool {
+        self.retain_duplicates
+    }
+
+    fn next_window_store_key(&mut self, key: &[u8], window_start: i64) -> Result<Vec<u8>, StateError> {
+        if !self.retain_duplicates {
+            return Ok(window_store_key(key, window_start, 0));
+        }
+        // Kafka Streams' `(seqnum + 1) & 0x7FFFFFFF`; past a wrap, numbers may be taken again.
+        let mut tries: u64 = 0;
+        loop {
+            self.seqnum = self.seqnum.wrapping_add(1) & 0x7FFF_FFFF;
+            if self.seqnum == 0 {
+                self.seqnum_may_collide = true;
+            }
+            let store_key = window_store_key(key, window_start, self.seqnum);
+            tries += 1;
+            if !self.seqnum_may_collide || self.get(&store_key)?.is_none() || tries > 0x7FFF_FFFF {
+                return Ok(store_key);
+            }
+        }
+    }
+
+    fn write_expired(&self, window_start: i64) -> bool {
+        let observed = self.observed_stream_time.max(window_start);
+        window_start <= observed.saturating_sub(self.retention)
     }
 }
 
@@ -502,6 +584,7 @@ pub struct SegmentedBytesStoreSupplier {
     window_size: i64,
     segment_interval: i64,
     engine: SupplierEngine,
+    retain_duplicates: bool,
 }
 
 impl SegmentedBytesStoreSupplier {
@@ -534,7 +617,32 @@ impl SegmentedBytesStoreSupplier {
             window_size,
             segment_interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
             engine,
+            retain_duplicates: false,
         })
+    }
+
+    /// Makes the window stores it supplies keep every value written (Kafka's
+    /// `retainDuplicates`), as stream-stream joins need; see [`SegmentedBytesStore`]. Session
+    /// stores cannot.
+    pub fn with_retain_duplicates(mut self) -> Result<Self, StateError> {
+        if self.schema != KeySchema::Window {
+            return Err(StateError::Config {
+                store: self.name,
+                reason: "only window stores can retain duplicates".to_owned(),
+            });
+        }
+        self.retain_duplicates = true;
+        Ok(self)
+    }
+
+    /// Whether the window stores it supplies retain duplicates.
+    pub fn retains_duplicates(&self) -> bool {
+        self.retain_duplicates
+    }
+
+    /// Whether its stores live in RocksDB (else in memory).
+    pub fn is_persistent(&self) -> bool {
+        !matches!(self.engine, SupplierEngine::InMemory)
     }
 
     /// An in-memory window store supplier.
@@ -633,7 +741,9 @@ impl fmt::Debug for SegmentedBytesStoreSupplier {
             .field("schema", &self.schema)
             .field("engine", &self.metrics_scope())
             .field("retention", &self.retention)
+            .field("window_size", &self.window_size)
             .field("segment_interval", &self.segment_interval)
+            .field("retain_duplicates", &self.retain_duplicates)
             .finish()
     }
 }
@@ -644,13 +754,39 @@ impl KeyValueBytesStoreSupplier for SegmentedBytesStoreSupplier {
     }
 
     fn get(&self, state_dir: Option<&Path>) -> Result<Box<dyn KeyValueStore>, StateError> {
+        let store = self.get_segmented(state_dir)?;
+        Ok(Box::new(if self.retain_duplicates {
+            store.retaining_duplicates()?
+        } else {
+            store
+        }))
+    }
+
+    fn metrics_scope(&self) -> &str {
+        match (&self.engine, self.schema) {
+            (SupplierEngine::InMemory, KeySchema::Window) => "in-memory-window",
+            (SupplierEngine::InMemory, KeySchema::Session) => "in-memory-session",
+            #[cfg(feature = "rocksdb")]
+            (SupplierEngine::RocksDb(_), KeySchema::Window) => "rocksdb-window",
+            #[cfg(feature = "rocksdb")]
+            (SupplierEngine::RocksDb(_), KeySchema::Session) => "rocksdb-session",
+        }
+    }
+
+    fn as_segmented(&self) -> Option<&SegmentedBytesStoreSupplier> {
+        Some(self)
+    }
+}
+
+impl SegmentedBytesStoreSupplier {
+    fn get_segmented(&self, state_dir: Option<&Path>) -> Result<SegmentedBytesStore, StateError> {
         match &self.engine {
-            SupplierEngine::InMemory => Ok(Box::new(SegmentedBytesStore::in_memory(
+            SupplierEngine::InMemory => Ok(SegmentedBytesStore::in_memory(
                 self.name.clone(),
                 self.schema,
                 self.retention,
                 self.segment_interval,
-            ))),
+            )),
             #[cfg(feature = "rocksdb")]
             SupplierEngine::RocksDb(resources) => {
                 let Some(state_dir) = state_dir else {
@@ -663,26 +799,15 @@ impl KeyValueBytesStoreSupplier for SegmentedBytesStoreSupplier {
                 };
                 crate::rocksdb::check_store_name(&self.name)?;
                 let resources = resources.clone().unwrap_or_else(crate::RocksDbResources::global);
-                Ok(Box::new(SegmentedBytesStore::rocksdb(
+                SegmentedBytesStore::rocksdb(
                     self.name.clone(),
                     self.schema,
                     self.retention,
                     self.segment_interval,
                     self.store_dir(state_dir),
                     resources,
-                )?))
+                )
             }
-        }
-    }
-
-    fn metrics_scope(&self) -> &str {
-        match (&self.engine, self.schema) {
-            (SupplierEngine::InMemory, KeySchema::Window) => "in-memory-window",
-            (SupplierEngine::InMemory, KeySchema::Session) => "in-memory-session",
-            #[cfg(feature = "rocksdb")]
-            (SupplierEngine::RocksDb(_), KeySchema::Window) => "rocksdb-window",
-            #[cfg(feature = "rocksdb")]
-            (SupplierEngine::RocksDb(_), KeySchema::Session) => "rocksdb-session",
         }
     }
 }
