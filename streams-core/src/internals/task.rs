@@ -126,7 +126,13 @@ impl Task {
             .iter_mut()
             .find(|q| &*q.topic == topic)
             .ok_or_else(|| StreamsError::Internal(format!("task {} does not read topic `{topic}`", self.id)))?;
-        queue.records.extend(records);
+        if queue.records.is_empty() {
+            // Collecting a `Vec`'s iterator into a `VecDeque` keeps its buffer: the usual case
+            // (a whole poll handed over while the queue is drained) copies no record.
+            queue.records = records.into_iter().collect();
+        } else {
+            queue.records.extend(records);
+        }
         Ok(())
     }
 
