@@ -12,9 +12,13 @@
 //!   their outputs can be compared byte for byte.
 //!
 //! The `engine-bench` binary times both and prints the figures.
+//!
+//! [`ml`] is the scoring benchmark of `streams-ml` (`ml-bench`): the `predict` operator in one
+//! task of the engine next to the bare model call.
 
 pub mod data;
 pub mod framework;
+pub mod ml;
 pub mod reference;
 pub mod sink;
 

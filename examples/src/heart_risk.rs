@@ -6,7 +6,9 @@
 //! trains a logistic regression on the training rows (`id % 4 != 0`) into
 //! `examples/data/heart_model.json` ([`MODEL_JSON`]). The app:
 //!
-//! 1. serves the model from the model topic [`MODELS_TOPIC`] ([`streams_ml::model_topic`]);
+//! 1. serves the model from the model topic [`MODELS_TOPIC`], read as a global store
+//!    ([`streams_ml::model_topic`]): a model published before the app starts is loaded
+//!    before the first patient is scored;
 //! 2. reads the test rows' actual outcomes as a table ([`OUTCOMES_TOPIC`]: patient id ->
 //!    target), kept apart from the scoring;
 //! 3. scores the test patients ([`PATIENTS_TOPIC`]: patient id -> [`Patient`], without the

@@ -3,8 +3,10 @@
 //!
 //! The topology:
 //!
-//! 1. the model topic [`MODELS_TOPIC`] (model name -> [`ModelEnvelope`]) feeds the model
-//!    registry ([`streams_ml::model_topic`]); version 1 of [`MODEL`] is the logistic model
+//! 1. the model topic [`MODELS_TOPIC`] (model name -> [`ModelEnvelope`]), read as a global
+//!    store, feeds the model registry ([`streams_ml::model_topic`]): every instance serves
+//!    every model, restored at start before the first order; documents that fail to load go
+//!    to [`MODEL_ERRORS_TOPIC`]. Version 1 of [`MODEL`] is the logistic model
 //!    `P(review) = 1 / (1 + exp(-(10 * orderunits + 2)))` ([`initial_model`]);
 //! 2. orders ([`ORDERS_TOPIC`]: order id -> `orderunits`) are scored by the model serving at
 //!    that moment, holding orders while no model is loaded; each scored order goes to
@@ -103,8 +105,7 @@ pub fn learner_config() -> SgdConfig {
 /// Builds the topology around `registry` (one per application instance).
 pub fn topology_with(registry: &Arc<ModelRegistry>) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
-    model_topic(&builder, MODELS_TOPIC, registry)
-        .to(MODEL_ERRORS_TOPIC, Produced::with(Serdes::string(), Serdes::bytes()));
+    model_topic(&builder, MODELS_TOPIC, registry).load_failures_to(MODEL_ERRORS_TOPIC);
 
     let capacity = NonZeroUsize::new(10_000).ok_or_else(|| StreamsError::Internal("zero capacity".into()))?;
     let scoring = Scoring::new(registry, MODEL, |_: &String, units: &f64| vec![*units])

@@ -49,7 +49,12 @@ fn orders_are_scored_by_v1_then_by_the_version_learned_on_the_stream() -> Result
 #[test]
 fn the_topology_has_the_model_loader_the_scorer_and_the_learner() -> Result<(), Box<dyn std::error::Error>> {
     let description = topology()?.describe().to_string();
-    for node in ["order-models-model-loader", "score-orders", "learn-order-risk"] {
+    for node in [
+        "order-models-model-source",
+        "order-models-model-checker",
+        "score-orders",
+        "learn-order-risk",
+    ] {
         assert!(description.contains(node), "{node} missing from\n{description}");
     }
     Ok(())

@@ -376,6 +376,96 @@ fn a_global_store_with_logging_enabled_is_refused() {
 }
 
 #[test]
+fn a_topic_can_feed_a_global_store_and_a_stream_but_not_two_of_either() -> Result<(), StreamsError> {
+    // One global table and one stream on the same topic: each record updates the global
+    // store first, then reaches the stream task, at the same offset.
+    let builder = StreamsBuilder::new();
+    let table = builder.global_table_with::<String, String>(
+        "settings",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("settings-store"),
+    );
+    builder
+        .stream::<String, String>("settings", Consumed::with(Serdes::string(), Serdes::string()))
+        .map_values(|v| v.to_uppercase())
+        .to("audit", Produced::with(Serdes::string(), Serdes::string()));
+    let topology = builder.build()?;
+    assert_eq!(topology.global_source_topics(), ["settings"]);
+    assert_eq!(topology.source_topics(), ["settings"]);
+    let driver = TopologyTestDriver::with_config(
+        topology,
+        DriverConfig::default().with_global_topic_records("settings", [(Some(b"a".to_vec()), Some(b"0".to_vec()), 1)]),
+    )?;
+    let mut input = driver.create_input_topic("settings", Serdes::string(), Serdes::string());
+    let audit = driver.create_output_topic("audit", Serdes::string(), Serdes::string());
+    input.pipe_record(TestRecord::new(s("a"), s("x"), 2))?;
+    input.pipe_record(TestRecord::new(s("b"), s("y"), 3))?;
+    assert_eq!(
+        driver.key_value_store::<String, String>(table.queryable_store_name())?,
+        vec![(s("a"), s("x")), (s("b"), s("y"))]
+    );
+    // The record already on the topic at start went to the global store only.
+    assert_eq!(
+        audit.read_key_values_to_list()?,
+        vec![(s("a"), s("X")), (s("b"), s("Y"))]
+    );
+
+    // Two streams on one topic, or two global stores, are refused as before.
+    let builder = StreamsBuilder::new();
+    for _ in 0..2 {
+        builder
+            .stream::<String, String>("settings", Consumed::with(Serdes::string(), Serdes::string()))
+            .to("audit", Produced::with(Serdes::string(), Serdes::string()));
+    }
+    let error = builder.build().err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("topic `settings` is read by two sources"), "{error}");
+    let builder = StreamsBuilder::new();
+    builder.global_table::<String, String>("settings", Consumed::with(Serdes::string(), Serdes::string()));
+    builder.global_table::<String, String>("settings", Consumed::with(Serdes::string(), Serdes::string()));
+    let error = builder.build().err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("topic `settings` is read by two sources"), "{error}");
+    Ok(())
+}
+
+#[test]
+fn records_on_a_global_topic_at_start_restore_the_store_before_the_tasks_start() -> Result<(), StreamsError> {
+    // The custom global processor of `model_topology` sees every record of the topic before
+    // the stream tasks score anything; later records follow at the next offsets.
+    let registry = Registry::default();
+    let records = [("m1", "m1=3", 1), ("m2", "m2=5", 2), ("m1", "m1=4", 3)]
+        .map(|(k, v, ts)| (Some(k.as_bytes().to_vec()), Some(v.as_bytes().to_vec()), ts));
+    let driver = TopologyTestDriver::with_config(
+        model_topology(&registry).build()?,
+        DriverConfig::default().with_global_topic_records("model-updates", records),
+    )?;
+    assert_eq!(
+        driver.key_value_store::<String, i64>("models")?,
+        vec![(s("m1"), 4), (s("m2"), 5)]
+    );
+    let mut inputs = driver.create_input_topic("inputs", Serdes::string(), Serdes::i64());
+    let mut updates = driver.create_input_topic("model-updates", Serdes::string(), Serdes::nullable(Serdes::string()));
+    let scores = driver.create_output_topic("scores", Serdes::string(), Serdes::i64());
+    inputs.pipe_record(TestRecord::new(s("m1"), 2, 10))?;
+    updates.pipe_record(TestRecord::new(s("m2"), Some(s("m2=6")), 11))?;
+    inputs.pipe_record(TestRecord::new(s("m2"), 2, 12))?;
+    assert_eq!(scores.read_key_values_to_list()?, vec![(s("m1"), 8), (s("m2"), 12)]);
+    let offsets: Vec<(String, i64)> = registry
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(k, _, offset)| (k.clone(), *offset))
+        .collect();
+    assert_eq!(offsets, vec![(s("m1"), 0), (s("m2"), 1), (s("m1"), 2), (s("m2"), 3)]);
+    // Records for a topic no global store reads are refused.
+    let refused = TopologyTestDriver::with_config(
+        model_topology(&registry).build()?,
+        DriverConfig::default().with_global_topic_records("inputs", [(None, None, 1)]),
+    );
+    assert!(refused.is_err());
+    Ok(())
+}
+
+#[test]
 fn a_global_store_is_not_connected_to_stream_processors_by_name() {
     let builder = StreamsBuilder::new();
     builder.global_table_with::<String, String>(

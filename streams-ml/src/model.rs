@@ -264,6 +264,35 @@ impl Prediction {
             _ => None,
         }
     }
+
+    /// Whether `other` is the same prediction up to `tolerance` on every number: the same
+    /// kind, the same label and classes in the same order, and scores, probabilities and
+    /// vector values each within `tolerance` (absolute).
+    ///
+    /// ```
+    /// use streams_ml::Prediction;
+    ///
+    /// assert!(Prediction::Score(1.0).approx_eq(&Prediction::Score(1.000_001), 1e-5));
+    /// assert!(!Prediction::Score(1.0).approx_eq(&Prediction::Vector(vec![1.0]), 1e-5));
+    /// ```
+    pub fn approx_eq(&self, other: &Prediction, tolerance: f64) -> bool {
+        let near = |x: &f64, y: &f64| (x - y).abs() <= tolerance;
+        match (self, other) {
+            (Prediction::Score(x), Prediction::Score(y)) => near(x, y),
+            (Prediction::Vector(x), Prediction::Vector(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| near(x, y))
+            }
+            (Prediction::Class(x), Prediction::Class(y)) => {
+                x.label == y.label
+                    && x.probabilities.len() == y.probabilities.len()
+                    && x.probabilities
+                        .iter()
+                        .zip(&y.probabilities)
+                        .all(|((c, p), (d, q))| c == d && near(p, q))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A loaded, immutable model: named, versioned, and able to score feature vectors.
@@ -331,8 +360,11 @@ pub trait Model: Send + Sync + fmt::Debug {
         self.predict_values(&features.to_values(self.inputs()))
     }
 
-    /// Scores several numeric feature vectors, one result per row in order. The default
-    /// scores row by row; a model that evaluates faster in batches overrides it.
+    /// Scores several numeric feature vectors, one result per row in order (a row that
+    /// cannot be scored gets its own error). The default scores row by row; a model that
+    /// evaluates faster in batches overrides it, as the ONNX model does with one run of the
+    /// runtime over all the rows. The scoring operator calls it with micro-batching
+    /// ([`Scoring::with_batching`](crate::Scoring::with_batching)).
     fn predict_batch(&self, rows: &[Vec<f64>]) -> Vec<Result<Prediction, ModelError>> {
         rows.iter().map(|row| self.predict(row)).collect()
     }

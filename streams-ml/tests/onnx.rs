@@ -112,3 +112,70 @@ fn models_are_shareable_across_threads() -> Result<(), ModelError> {
     }
     Ok(())
 }
+
+#[test]
+fn a_batch_scored_in_one_run_equals_the_rows_scored_one_by_one() -> Result<(), ModelError> {
+    let models = [
+        "iris_mlp",
+        "mlp_regressor",
+        "iris_logistic",
+        "logistic_regression",
+        "linear_regression",
+        "iris_tree",
+        "iris_forest",
+        "tree_regressor",
+        "handmade_tree_regressor2",
+    ];
+    for name in models {
+        let path = format!("onnx/{name}.onnx");
+        let model = OnnxModel::from_slice(name, 1, &read(&path))?;
+        let expected: serde_json::Value =
+            serde_json::from_slice(&read(&format!("{path}.expected.json"))).expect("expected");
+        let rows: Vec<Vec<f64>> = expected["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|row| row.as_array().expect("row").iter().filter_map(|v| v.as_f64()).collect())
+            .collect();
+        assert!(rows.len() > 2, "{name}");
+        // Twice the reference inputs, so that batches hold repeated and different rows.
+        let rows = [rows.clone(), rows].concat();
+        // Every test model compiles with a batch dimension: one run of the runtime per batch.
+        assert!(model.batches(), "{name}");
+        let batched = model.predict_batch(&rows);
+        assert_eq!(batched.len(), rows.len(), "{name}");
+        for (row, got) in rows.iter().zip(&batched) {
+            let single = model.predict(row)?;
+            let got = got.as_ref().map_err(Clone::clone)?;
+            assert!(
+                got.approx_eq(&single, 1e-5),
+                "{name} {row:?}: batched {got:?}, single {single:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_rows_in_a_batch_get_their_own_errors_and_keep_their_place() -> Result<(), ModelError> {
+    let model = OnnxModel::from_slice("m", 1, &read("onnx/iris_mlp.onnx"))?;
+    assert!(model.batches());
+    let rows = vec![
+        vec![5.1, 3.5, 1.4, 0.2],
+        vec![1.0, 2.0],
+        vec![6.7, 3.0, 5.2, 2.3],
+        vec![5.9, f64::INFINITY, 4.2, 1.5],
+        vec![5.9, 3.0, 4.2, 1.5],
+    ];
+    let results = model.predict_batch(&rows);
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[1], Err(ModelError::FeatureCount { expected: 4, actual: 2 }));
+    assert!(matches!(&results[3], Err(ModelError::InvalidFeature { feature, .. }) if feature == "x1"));
+    for i in [0, 2, 4] {
+        let single = model.predict(&rows[i])?;
+        let got = results[i].as_ref().map_err(Clone::clone)?;
+        assert!(got.approx_eq(&single, 1e-5), "row {i}: {got:?} vs {single:?}");
+    }
+    assert!(model.predict_batch(&[]).is_empty());
+    Ok(())
+}

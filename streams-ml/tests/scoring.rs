@@ -1,5 +1,6 @@
-//! The scoring operator in the testkit: exact output records, headers, hot swap, bad
-//! documents, no-model policies, batching, shadow scoring and restarts.
+//! The scoring operator in the testkit: exact output records, headers, hot swap from the
+//! model topic (a global store), bad documents, no-model policies, batching, shadow scoring
+//! and restarts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use streams_core::dsl::{Consumed, Named, Produced, StreamsBuilder};
-use streams_core::processor::{Headers, ProducerRecord};
+use streams_core::processor::Headers;
 use streams_core::serde::Serdes;
 use streams_core::topology::Topology;
 use streams_ml::metrics::ScoringMetrics;
@@ -17,7 +18,6 @@ use streams_ml::{
     PredictExt, Prediction, RegistryMetricsSnapshot, Scored, Scoring, ScoringMetricsSnapshot, LOAD_ERROR_HEADER,
     MODEL_NAME_HEADER, MODEL_VERSION_HEADER,
 };
-use streams_state::ChangelogRecord;
 use testkit::{DriverConfig, TestRecord, TopologyTestDriver};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -53,7 +53,7 @@ fn topology(
     configure: impl FnOnce(Scoring<String, f64>) -> Scoring<String, f64>,
 ) -> (Topology, Arc<ScoringMetrics>) {
     let builder = StreamsBuilder::new();
-    model_topic(&builder, MODELS, registry).to(MODEL_ERRORS, Produced::with(Serdes::string(), Serdes::bytes()));
+    model_topic(&builder, MODELS, registry).load_failures_to(MODEL_ERRORS);
     let scoring = configure(Scoring::new(registry, "m", |_: &String, x: &f64| vec![*x]));
     let metrics = scoring.metrics();
     let predictions = builder
@@ -398,39 +398,135 @@ fn shadow_scoring_compares_a_candidate_without_changing_the_main_output() -> Tes
     Ok(())
 }
 
-fn changelog(records: &[ProducerRecord]) -> Vec<ChangelogRecord> {
-    records
-        .iter()
-        .map(|r| ChangelogRecord {
-            key: r.key.clone().unwrap_or_default(),
-            value: r.value.clone(),
-            timestamp: r.timestamp,
-        })
-        .collect()
+/// A model-topic record as the topic holds it: key, value, timestamp.
+fn raw(name: &str, document: Vec<u8>, timestamp: i64) -> (Option<Vec<u8>>, Option<Vec<u8>>, i64) {
+    (Some(name.as_bytes().to_vec()), Some(document), timestamp)
 }
 
 #[test]
-fn a_restart_restores_the_last_good_model_from_the_store() -> TestResult {
+fn a_restart_restores_the_last_good_model_before_the_first_record() -> TestResult {
+    let history = vec![
+        raw("m", linear(1, 2.0, 1.0), 1),
+        raw("m", linear(2, 3.0, 0.0), 2),
+        raw("m", b"garbage".to_vec(), 3),
+        raw("other", linear(7, 1.0, 1.0), 4),
+    ];
     let registry = Arc::new(ModelRegistry::new());
     let (first, _) = topology(&registry, |s| s);
     let h = Harness::new(first, DriverConfig::default());
-    h.model("m", linear(1, 2.0, 1.0), 1)?;
-    h.model("m", linear(2, 3.0, 0.0), 2)?;
-    h.model("m", b"garbage".to_vec(), 3)?;
-    let topic = format!("{}-{}-changelog", h.driver.application_id(), model_store_name(MODELS));
-    let log = changelog(&h.driver.produced_records(&topic));
-    assert_eq!(log.len(), 2);
+    for (key, value, timestamp) in history.clone() {
+        let name = String::from_utf8(key.unwrap())?;
+        h.model(&name, value.unwrap(), timestamp)?;
+    }
+    // The global store holds the document serving under each name; nothing is changelogged
+    // (the topic is the store's changelog).
+    let stored: Vec<(String, Vec<u8>)> = h.driver.key_value_store(&model_store_name(MODELS))?;
+    assert_eq!(
+        stored,
+        vec![
+            ("m".to_owned(), linear(2, 3.0, 0.0)),
+            ("other".to_owned(), linear(7, 1.0, 1.0))
+        ]
+    );
+    assert!(h.driver.produced_topics().iter().all(|t| !t.ends_with("-changelog")));
     drop(h);
 
-    // A new instance: empty registry, the store restored from its changelog.
+    // A new instance: empty registry; the model topic already holds the history, so the
+    // global store is restored from it, through the model loader, before any task starts.
     let restarted = Arc::new(ModelRegistry::new());
     let (second, metrics) = topology(&restarted, |s| s.with_no_model(NoModelPolicy::Drop));
-    let config = DriverConfig::default().with_restored_store(model_store_name(MODELS), 0, log);
-    let h = Harness::new(second, config);
-    assert_eq!(restarted.versions(), [("m".to_owned(), 2)].into_iter().collect());
+    let h = Harness::new(
+        second,
+        DriverConfig::default().with_global_topic_records(MODELS, history),
+    );
+    assert_eq!(
+        restarted.versions(),
+        [("m".to_owned(), 2), ("other".to_owned(), 7)].into_iter().collect()
+    );
+    assert_eq!(restarted.metrics().load_errors, 1);
     h.order("a", 2.0, 10)?;
     assert_eq!(h.read(SCORED), kv(&[("a", "6@m/v2")]));
     assert_eq!(metrics.snapshot().no_model_dropped, 0);
+    // Restoring reports nothing to the error topic: it was reported when first read.
+    assert!(h.driver.produced_records(MODEL_ERRORS).is_empty());
+    // A new version after the restart swaps in as before.
+    h.model("m", linear(3, 0.0, 5.0), 11)?;
+    h.order("b", 2.0, 12)?;
+    assert_eq!(h.read(SCORED), kv(&[("b", "5@m/v3")]));
+    Ok(())
+}
+
+#[test]
+fn every_task_sees_every_model_whatever_the_partitions() -> TestResult {
+    let registry = Arc::new(ModelRegistry::new());
+    let (topology, _) = topology(&registry, |s| s.with_no_model(NoModelPolicy::Drop));
+    let config = DriverConfig::default()
+        .with_partitions(MODELS, 3)
+        .with_partitions(ORDERS, 4);
+    let h = Harness::new(topology, config);
+    h.model("m", linear(1, 1.0, 0.0), 1)?;
+    let ids = ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"];
+    for (i, id) in ids.iter().enumerate() {
+        h.order(id, i as f64, 10 + i as i64)?;
+    }
+    h.model("m", linear(2, 1.0, 100.0), 20)?;
+    for (i, id) in ids.iter().enumerate() {
+        h.order(id, i as f64, 30 + i as i64)?;
+    }
+    let scored = h.read(SCORED);
+    let before: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| ((*id).to_owned(), format!("{i}@m/v1")))
+        .collect();
+    let after: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| ((*id).to_owned(), format!("{}@m/v2", i + 100)))
+        .collect();
+    assert_eq!(scored, [before, after].concat());
+    // The orders were scored by several tasks (one per partition of the orders).
+    let busy = h.driver.metrics().values().filter(|m| m.records_processed > 0).count();
+    assert!(busy > 1, "{:?}", h.driver.metrics());
+    Ok(())
+}
+
+#[test]
+fn the_model_topic_is_a_global_store_and_the_checker_is_optional() -> TestResult {
+    let registry = Arc::new(ModelRegistry::new());
+    let builder = StreamsBuilder::new();
+    let models = model_topic(&builder, MODELS, &registry);
+    assert_eq!((models.topic(), models.store_name()), (MODELS, "models-models"));
+    builder
+        .stream::<String, f64>(ORDERS, Consumed::with(Serdes::string(), Serdes::f64()))
+        .predict(Scoring::new(&registry, "m", |_: &String, x: &f64| vec![*x]))
+        .scored()
+        .map_values(|s| describe(&s))
+        .to(SCORED, Produced::with(Serdes::string(), Serdes::string()));
+    let topology = builder.build()?;
+    assert_eq!(topology.global_source_topics(), [MODELS]);
+    assert_eq!(topology.source_topics(), [ORDERS]);
+    let description = topology.describe().to_string();
+    assert!(
+        description.contains(
+            "Sub-topology: 1 for global store (will not generate tasks)\n    \
+             Source: models-model-source (topics: [models])\n      --> models-model-source-table-source\n    \
+             Processor: models-model-source-table-source (stores: [models-models])\n"
+        ),
+        "{description}"
+    );
+
+    // With the checker, the topic is also read by a stream sub-topology.
+    let (with_checker, _) = self::topology(&registry, |s| s);
+    assert_eq!(with_checker.global_source_topics(), [MODELS]);
+    assert!(with_checker.source_topics().contains(&MODELS.to_owned()));
+    // Asking for the failures twice reads the topic twice: refused.
+    let builder = StreamsBuilder::new();
+    let models = model_topic(&builder, MODELS, &registry);
+    models.load_failures_to(MODEL_ERRORS);
+    models.load_failures_to("more-errors");
+    let error = builder.build().err().ok_or("two checkers were accepted")?.to_string();
+    assert!(error.contains("topic `models` is read by two sources"), "{error}");
     Ok(())
 }
 
@@ -456,5 +552,104 @@ fn named_features_are_matched_to_the_model_inputs() -> TestResult {
     let output = driver.create_output_topic::<String, f64>("sums", Serdes::string(), Serdes::f64());
     input.pipe_input_at("k".to_owned(), (1.0, 2.0), 1)?;
     assert_eq!(output.read_values_to_list()?, vec![21.0]);
+    Ok(())
+}
+
+/// A model that records how it is called: `predict` calls and the sizes of batches.
+#[derive(Debug)]
+struct CallRecorder {
+    inner: Arc<dyn streams_ml::Model>,
+    calls: Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl streams_ml::Model for CallRecorder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn version(&self) -> u64 {
+        self.inner.version()
+    }
+    fn format(&self) -> ModelFormat {
+        self.inner.format()
+    }
+    fn inputs(&self) -> &[streams_ml::FeatureSpec] {
+        self.inner.inputs()
+    }
+    fn predict(&self, features: &[f64]) -> Result<Prediction, streams_ml::ModelError> {
+        self.calls.lock().unwrap().push(1);
+        self.inner.predict(features)
+    }
+    fn predict_batch(&self, rows: &[Vec<f64>]) -> Vec<Result<Prediction, streams_ml::ModelError>> {
+        self.calls.lock().unwrap().push(rows.len());
+        rows.iter().map(|row| self.inner.predict(row)).collect()
+    }
+}
+
+#[test]
+fn batching_calls_the_model_once_per_batch() -> TestResult {
+    let registry = Arc::new(ModelRegistry::new());
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    registry.install(Arc::new(CallRecorder {
+        inner: streams_ml::load_model("m", &linear(1, 1.0, 0.0))?,
+        calls: Arc::clone(&calls),
+    }));
+    let size = NonZeroUsize::new(4).unwrap();
+    let (topology, metrics) = topology(&registry, |s| s.with_batching(size, Duration::from_secs(1)));
+    let h = Harness::new(topology, DriverConfig::default().with_manual_commit());
+    for i in 0..10 {
+        h.order(&format!("o{i}"), f64::from(i), i64::from(i))?;
+    }
+    h.driver.commit()?;
+    let expected: Vec<(String, String)> = (0..10).map(|i| (format!("o{i}"), format!("{i}@m/v1"))).collect();
+    assert_eq!(h.read(SCORED), expected);
+    // Two full batches, then the two records left scored at the commit.
+    assert_eq!(*calls.lock().unwrap(), vec![4, 4, 2]);
+    assert_eq!(metrics.snapshot().batches, 3);
+    Ok(())
+}
+
+#[test]
+fn an_onnx_network_scores_batches_through_the_operator_as_it_scores_rows() -> TestResult {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/onnx/mlp_regressor.onnx"))?;
+    let document = ModelEnvelope::new(ModelFormat::Onnx, 1, bytes).to_bytes();
+    let rows: Vec<Vec<f64>> = (0..9)
+        .map(|i| {
+            let x = f64::from(i);
+            vec![x / 3.0 - 1.0, 0.5 - x / 7.0, (x * 0.9).sin(), x / 2.0]
+        })
+        .collect();
+    let run = |batch: Option<usize>| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+        let registry = Arc::new(ModelRegistry::new());
+        let builder = StreamsBuilder::new();
+        model_topic(&builder, MODELS, &registry);
+        let mut scoring = Scoring::new(&registry, "mlp", |_: &String, row: &Vec<f64>| row.clone());
+        if let Some(n) = batch {
+            scoring = scoring.with_batching(NonZeroUsize::new(n).ok_or("zero")?, Duration::from_secs(1));
+        }
+        builder
+            .stream::<String, Vec<f64>>("rows", Consumed::with(Serdes::string(), Serdes::json()))
+            .predict(scoring)
+            .scored()
+            .map_values(|s| s.prediction.and_then(|p| p.score()).unwrap_or(f64::NAN))
+            .to("scores", Produced::with(Serdes::string(), Serdes::f64()));
+        let driver = TopologyTestDriver::with_config(builder.build()?, DriverConfig::default().with_manual_commit())?;
+        driver
+            .create_input_topic::<String, Vec<u8>>(MODELS, Serdes::string(), Serdes::bytes())
+            .pipe_input_at("mlp".to_owned(), document.clone(), 0)?;
+        let input = driver.create_input_topic("rows", Serdes::string(), Serdes::json::<Vec<f64>>());
+        for (i, row) in rows.iter().enumerate() {
+            input.pipe_input_at(format!("r{i}"), row.clone(), i as i64)?;
+        }
+        driver.commit()?;
+        let output = driver.create_output_topic::<String, f64>("scores", Serdes::string(), Serdes::f64());
+        Ok(output.read_values_to_list()?)
+    };
+    let single = run(None)?;
+    let batched = run(Some(4))?;
+    assert_eq!(single.len(), rows.len());
+    assert_eq!(batched.len(), rows.len());
+    for (b, s) in batched.iter().zip(&single) {
+        assert!((b - s).abs() <= 1e-5, "{batched:?} vs {single:?}");
+    }
     Ok(())
 }

@@ -39,6 +39,11 @@ pub struct DriverConfig {
     /// Changelog records applied to stores before the tasks initialize, as a restart restores
     /// them: `(store, partition, records)`. Default none.
     pub restored: Vec<(String, i32, Vec<ChangelogRecord>)>,
+    /// Records already on global topics when the driver starts, `(topic, key, value,
+    /// timestamp)` in the order written: they go through the global processors before any
+    /// stream task initializes, as the runtime restores global stores before its stream
+    /// threads start. Default none.
+    pub global_topic_records: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>, i64)>,
     /// The engine of DSL stores that name none. Default: in-memory (the Kafka runtime's
     /// default is RocksDB); RocksDB stores live in a temporary directory removed with the driver.
     pub default_store_type: StoreType,
@@ -54,6 +59,7 @@ impl Default for DriverConfig {
             deserialization_handler: Arc::new(LogAndFail),
             initial_wall_clock_ms: 0,
             restored: Vec::new(),
+            global_topic_records: Vec::new(),
             default_store_type: StoreType::InMemory,
         }
     }
@@ -101,6 +107,41 @@ impl DriverConfig {
         records: Vec<ChangelogRecord>,
     ) -> Self {
         self.restored.push((store.into(), partition, records));
+        self
+    }
+
+    /// Puts `records` (`(key, value, timestamp)`, raw bytes, in the order written) on the
+    /// global topic `topic` before the driver starts: the global stores are restored from them,
+    /// through their global processors, before any stream task initializes, as after a
+    /// restart of an application whose global topic already holds them. Each record goes to
+    /// the partition murmur2 gives its key, at the next offset; records piped later follow.
+    /// Stream tasks that read the topic too start after these records, as if they had
+    /// committed them.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// use testkit::{DriverConfig, TopologyTestDriver};
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let table = builder.global_table::<String, String>("regions", Consumed::with(Serdes::string(), Serdes::string()));
+    /// let config = DriverConfig::default()
+    ///     .with_global_topic_records("regions", [(Some(b"alice".to_vec()), Some(b"eu".to_vec()), 1)]);
+    /// let driver = TopologyTestDriver::with_config(builder.build()?, config)?;
+    /// assert_eq!(
+    ///     driver.key_value_store::<String, String>(table.queryable_store_name())?,
+    ///     vec![("alice".to_owned(), "eu".to_owned())]
+    /// );
+    /// # Ok::<(), streams_core::StreamsError>(())
+    /// ```
+    pub fn with_global_topic_records(
+        mut self,
+        topic: impl Into<String>,
+        records: impl IntoIterator<Item = (Option<Vec<u8>>, Option<Vec<u8>>, i64)>,
+    ) -> Self {
+        let topic = topic.into();
+        self.global_topic_records
+            .extend(records.into_iter().map(|(k, v, ts)| (topic.clone(), k, v, ts)));
         self
     }
 
@@ -184,17 +225,23 @@ impl DriverState {
         let partition = key.as_deref().map_or(0, |k| murmur2_partition(k, partitions));
         if let Some(global) = self.global.as_mut().filter(|g| g.reads(topic)) {
             // A global topic updates its store at once, through the global processor.
-            let offset = self.offsets.entry((topic.to_owned(), partition)).or_insert(0);
+            let offset = *self.offsets.get(&(topic.to_owned(), partition)).unwrap_or(&0);
             let record = RawRecord {
-                key,
-                value,
+                key: key.clone(),
+                value: value.clone(),
                 timestamp,
-                offset: *offset,
-                headers,
+                offset,
+                headers: headers.clone(),
             };
-            *offset += 1;
             global.process(topic, partition, record)?;
-            return global.commit();
+            global.commit()?;
+            let app = self.config.application_id.clone();
+            if self.topology.subtopology_reading(&app, topic).is_none() {
+                self.offsets.insert((topic.to_owned(), partition), offset + 1);
+                return Ok(());
+            }
+            // Stream tasks read it too: they get the record at the same offset, after the
+            // global store took it.
         }
         self.enqueue(topic, partition, key, value, timestamp, headers)?;
         self.run()?;
@@ -351,7 +398,33 @@ impl TopologyTestDriver {
                 Arc::clone(&collector) as Arc<dyn RecordCollector>,
             )
         };
-        let global = topology.create_global_task(&task_config)?;
+        let mut global = topology.create_global_task(&task_config)?;
+        let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
+        for (topic, key, value, timestamp) in &config.global_topic_records {
+            let global = global
+                .as_mut()
+                .filter(|g| g.reads(topic))
+                .ok_or_else(|| StreamsError::Config {
+                    key: topic.clone(),
+                    reason: "records were given for it as a global topic, and no global store reads it".into(),
+                })?;
+            let partition = key
+                .as_deref()
+                .map_or(0, |k| murmur2_partition(k, partitions_of(topic).unwrap_or(1)));
+            let offset = offsets.entry((topic.clone(), partition)).or_insert(0);
+            let record = RawRecord {
+                key: key.clone(),
+                value: value.clone(),
+                timestamp: *timestamp,
+                offset: *offset,
+                headers: Headers::default(),
+            };
+            *offset += 1;
+            global.process(topic, partition, record)?;
+        }
+        if let Some(global) = global.as_mut() {
+            global.commit()?;
+        }
         let mut tasks = BTreeMap::new();
         for (sub, &count) in counts.iter().enumerate() {
             for partition in 0..count {
@@ -394,7 +467,7 @@ impl TopologyTestDriver {
                 tasks,
                 global,
                 collector,
-                offsets: HashMap::new(),
+                offsets,
                 _state_dir: state_dir,
             })),
         })

@@ -299,7 +299,11 @@ impl Topology {
                 problems.push(format!("state store `{}` is defined twice", store.name));
             }
         }
-        let mut topic_owner: BTreeMap<&TopicName, &str> = BTreeMap::new();
+        // A topic is read by one source among the stream sub-topologies and by at most one
+        // global source: the global thread reads it whole on every instance, stream tasks
+        // read the partitions assigned to them (a model topic, say, feeds a global registry
+        // and is checked once per record by a stream task).
+        let mut topic_owner: BTreeMap<(&TopicName, bool), &str> = BTreeMap::new();
         for node in &nodes {
             for store in &node.stores {
                 if !node.global && stores.iter().any(|s| s.global && &s.name == store) {
@@ -317,7 +321,7 @@ impl Topology {
             }
             if let NodeKind::Source { topics } = &node.kind {
                 for topic in topics {
-                    if let Some(other) = topic_owner.insert(topic, &node.name) {
+                    if let Some(other) = topic_owner.insert((topic, node.global), &node.name) {
                         problems.push(format!(
                             "topic `{}` is read by two sources, `{other}` and `{}`; read it once and share the stream",
                             topic.name, node.name

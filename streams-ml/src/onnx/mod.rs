@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use tract_onnx::pb;
 use tract_onnx::prelude::{
-    tvec, DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, Tensor, TractResult, TypedRunnableModel,
+    tvec, DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, Tensor, TractResult,
+    TypedRunnableModel,
 };
 use tract_onnx::tract_core::model::IntoRunnable;
 
@@ -82,6 +83,11 @@ enum Output {
 
 /// An ONNX model ready to score.
 ///
+/// Two plans are compiled at load: one for a single row (`[1, n]`), used by
+/// [`Model::predict`], and, when the graph allows it, one for any number of rows (`[N, n]`),
+/// used by [`Model::predict_batch`] to score a whole batch in one run of the runtime
+/// ([`OnnxModel::batches`] tells which).
+///
 /// ```
 /// use streams_ml::onnx::OnnxModel;
 /// use streams_ml::Model;
@@ -99,6 +105,8 @@ pub struct OnnxModel {
     inputs: Vec<FeatureSpec>,
     input_type: DatumType,
     plan: Arc<TypedRunnableModel>,
+    /// The plan with a symbolic batch dimension, when the graph compiles with one.
+    batch_plan: Option<Arc<TypedRunnableModel>>,
     output: Output,
 }
 
@@ -109,6 +117,7 @@ impl fmt::Debug for OnnxModel {
             .field("version", &self.version)
             .field("inputs", &self.inputs.len())
             .field("output", &self.output)
+            .field("batches", &self.batch_plan.is_some())
             .finish()
     }
 }
@@ -509,17 +518,25 @@ impl OnnxModel {
             model.with_input_fact(0, fact)?.into_optimized()?.into_runnable()
         })
         .map_err(malformed)?;
+        let batch_plan = guarded(|| {
+            let model = framework.model_for_proto_model(&proto)?;
+            let rows: TDim = model.symbols.sym("N").into();
+            let fact = InferenceFact::dt_shape(input_type, [rows, TDim::from(width)]);
+            model.with_input_fact(0, fact)?.into_optimized()?.into_runnable()
+        });
         let mut model = OnnxModel {
             name: name.into(),
             version,
             inputs: prepared.feature_names.into_iter().map(FeatureSpec::numeric).collect(),
             input_type,
             plan,
+            batch_plan: None,
             output: prepared.output,
         };
         // A trial run checks the output layout and fills in unknown class labels.
+        let zeros = vec![0.0; width];
         let outputs = model
-            .run(&vec![0.0; width])
+            .run(&model.plan, &[&zeros[..]])
             .map_err(|e| malformed(format!("trial run: {e}")))?;
         match &mut model.output {
             Output::Classes {
@@ -551,7 +568,35 @@ impl OnnxModel {
                 _ => return Err(malformed("trial run: unreadable numeric output")),
             },
         }
+        // The batch plan serves only when a trial batch gives one prediction per row, each
+        // that of the single-row plan.
+        match batch_plan {
+            Ok(batch_plan) => {
+                let single = model.decode(&outputs, 1);
+                let batched = model
+                    .run(&batch_plan, &[&zeros[..], &zeros[..]])
+                    .map_err(ModelError::Evaluation)
+                    .and_then(|outputs| model.decode(&outputs, 2));
+                match (single, batched) {
+                    (Ok(single), Ok(batched))
+                        if batched.len() == 2 && batched.iter().all(|p| p.approx_eq(&single[0], 1e-5)) =>
+                    {
+                        model.batch_plan = Some(batch_plan);
+                    }
+                    (_, batched) => tracing::debug!(model = %model.name, ?batched,
+                        "the ONNX model does not score batches; batches are scored row by row"),
+                }
+            }
+            Err(error) => tracing::debug!(model = %model.name, %error,
+                "the ONNX model does not compile with a batch dimension; batches are scored row by row"),
+        }
         Ok(model)
+    }
+
+    /// Whether [`Model::predict_batch`] scores a batch in one run of the runtime (else row by
+    /// row).
+    pub fn batches(&self) -> bool {
+        self.batch_plan.is_some()
     }
 
     /// The class labels of a classifier, in probability order (empty for other models).
@@ -562,19 +607,97 @@ impl OnnxModel {
         }
     }
 
-    fn run(&self, features: &[f64]) -> Result<Vec<Tensor>, String> {
-        let width = features.len();
+    /// Runs `plan` on `rows` (each as wide as the input) as one `[rows, width]` tensor.
+    fn run(&self, plan: &Arc<TypedRunnableModel>, rows: &[&[f64]]) -> Result<Vec<Tensor>, String> {
+        let width = self.inputs.len();
+        let shape = [rows.len(), width];
         guarded(|| {
             let input = match self.input_type {
-                DatumType::F64 => Tensor::from_shape(&[1, width], features)?,
+                DatumType::F64 => {
+                    let f: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+                    Tensor::from_shape(&shape, &f)?
+                }
                 _ => {
-                    let f: Vec<f32> = features.iter().map(|x| *x as f32).collect();
-                    Tensor::from_shape(&[1, width], &f)?
+                    let f: Vec<f32> = rows.iter().flat_map(|r| r.iter().map(|x| *x as f32)).collect();
+                    Tensor::from_shape(&shape, &f)?
                 }
             };
-            let outputs = self.plan.run(tvec!(input.into_tensor().into()))?;
+            let outputs = plan.run(tvec!(input.into_tensor().into()))?;
             Ok(outputs.into_iter().map(|v| v.into_tensor()).collect())
         })
+    }
+
+    /// Checks one row: its width, and that every value is a finite number.
+    fn check_row(&self, features: &[f64]) -> Result<(), ModelError> {
+        check_count(self.inputs.len(), features)?;
+        if let Some(i) = features.iter().position(|x| !x.is_finite()) {
+            return Err(ModelError::invalid_feature(&self.inputs[i].name, "not a finite number"));
+        }
+        Ok(())
+    }
+
+    /// The predictions of the `rows` rows of a run's outputs, in row order.
+    fn decode(&self, outputs: &[Tensor], rows: usize) -> Result<Vec<Prediction>, ModelError> {
+        let evaluation = |e: tract_onnx::prelude::TractError| ModelError::Evaluation(format!("{e:#}"));
+        let missing = || ModelError::Evaluation("the model returned too few outputs".into());
+        match &self.output {
+            Output::Classes {
+                label,
+                probabilities,
+                classes,
+                label_names,
+            } => {
+                let mut labels = labels_of(outputs.get(*label).ok_or_else(missing)?).map_err(evaluation)?;
+                if let Some(names) = label_names {
+                    for l in labels.iter_mut() {
+                        let name = l.parse::<usize>().ok().and_then(|i| names.get(i));
+                        *l = name
+                            .ok_or_else(|| ModelError::Evaluation(format!("label index {l} out of range")))?
+                            .clone();
+                    }
+                }
+                let probs = numbers_of(outputs.get(*probabilities).ok_or_else(missing)?).map_err(evaluation)?;
+                if labels.len() != rows {
+                    return Err(ModelError::Evaluation(format!(
+                        "{} labels for {rows} rows",
+                        labels.len()
+                    )));
+                }
+                if probs.len() != rows * classes.len() {
+                    return Err(ModelError::Evaluation(format!(
+                        "{} probabilities for {rows} rows of {} classes",
+                        probs.len(),
+                        classes.len()
+                    )));
+                }
+                Ok(labels
+                    .into_iter()
+                    .zip(probs.chunks_exact(classes.len().max(1)))
+                    .map(|(label, row)| {
+                        Prediction::Class(ClassPrediction {
+                            label,
+                            probabilities: classes.iter().cloned().zip(row.iter().copied()).collect(),
+                        })
+                    })
+                    .collect())
+            }
+            Output::Values { output } => {
+                let values = numbers_of(outputs.get(*output).ok_or_else(missing)?).map_err(evaluation)?;
+                if rows == 0 || values.is_empty() || !values.len().is_multiple_of(rows) {
+                    return Err(ModelError::Evaluation(format!(
+                        "{} output values for {rows} rows",
+                        values.len()
+                    )));
+                }
+                Ok(values
+                    .chunks_exact(values.len() / rows)
+                    .map(|row| match row {
+                        [single] => Prediction::Score(*single),
+                        _ => Prediction::Vector(row.to_vec()),
+                    })
+                    .collect())
+            }
+        }
     }
 }
 
@@ -596,53 +719,43 @@ impl Model for OnnxModel {
     }
 
     fn predict(&self, features: &[f64]) -> Result<Prediction, ModelError> {
-        check_count(self.inputs.len(), features)?;
-        if let Some(i) = features.iter().position(|x| !x.is_finite()) {
-            return Err(ModelError::invalid_feature(&self.inputs[i].name, "not a finite number"));
-        }
-        let outputs = self.run(features).map_err(ModelError::Evaluation)?;
-        let evaluation = |e: tract_onnx::prelude::TractError| ModelError::Evaluation(format!("{e:#}"));
-        let missing = || ModelError::Evaluation("the model returned too few outputs".into());
-        match &self.output {
-            Output::Classes {
-                label,
-                probabilities,
-                classes,
-                label_names,
-            } => {
-                let mut labels = labels_of(outputs.get(*label).ok_or_else(missing)?).map_err(evaluation)?;
-                if let Some(names) = label_names {
-                    for l in labels.iter_mut() {
-                        let name = l.parse::<usize>().ok().and_then(|i| names.get(i));
-                        *l = name
-                            .ok_or_else(|| ModelError::Evaluation(format!("label index {l} out of range")))?
-                            .clone();
-                    }
+        self.check_row(features)?;
+        let outputs = self.run(&self.plan, &[features]).map_err(ModelError::Evaluation)?;
+        self.decode(&outputs, 1)?
+            .pop()
+            .ok_or_else(|| ModelError::Evaluation("no prediction".into()))
+    }
+
+    /// Scores the valid rows in one run of the batch plan (rows with a wrong width or a
+    /// value that is not finite get their error, as from [`Model::predict`]); row by row when
+    /// the model has no batch plan or the run fails.
+    fn predict_batch(&self, rows: &[Vec<f64>]) -> Vec<Result<Prediction, ModelError>> {
+        let Some(batch_plan) = &self.batch_plan else {
+            return rows.iter().map(|row| self.predict(row)).collect();
+        };
+        let mut results: Vec<Option<Result<Prediction, ModelError>>> =
+            rows.iter().map(|row| self.check_row(row).err().map(Err)).collect();
+        let valid: Vec<&[f64]> = rows
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_none())
+            .map(|(row, _)| row.as_slice())
+            .collect();
+        if valid.len() > 1 {
+            let batched = self
+                .run(batch_plan, &valid)
+                .map_err(ModelError::Evaluation)
+                .and_then(|outputs| self.decode(&outputs, valid.len()));
+            if let Ok(predictions) = batched {
+                let mut predictions = predictions.into_iter();
+                for slot in results.iter_mut().filter(|r| r.is_none()) {
+                    *slot = predictions.next().map(Ok);
                 }
-                let probs = numbers_of(outputs.get(*probabilities).ok_or_else(missing)?).map_err(evaluation)?;
-                let label = labels
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| ModelError::Evaluation("empty label output".into()))?;
-                if probs.len() != classes.len() {
-                    return Err(ModelError::Evaluation(format!(
-                        "{} probabilities for {} classes",
-                        probs.len(),
-                        classes.len()
-                    )));
-                }
-                Ok(Prediction::Class(ClassPrediction {
-                    label,
-                    probabilities: classes.iter().cloned().zip(probs).collect(),
-                }))
-            }
-            Output::Values { output } => {
-                let values = numbers_of(outputs.get(*output).ok_or_else(missing)?).map_err(evaluation)?;
-                Ok(match values.as_slice() {
-                    [single] => Prediction::Score(*single),
-                    _ => Prediction::Vector(values),
-                })
             }
         }
+        rows.iter()
+            .zip(results)
+            .map(|(row, result)| result.unwrap_or_else(|| self.predict(row)))
+            .collect()
     }
 }
