@@ -120,7 +120,7 @@ pub fn topology_with(registry: &Arc<ModelRegistry>) -> Result<Topology, StreamsE
                 orderunits: s.value,
                 decision: prediction.label()?.to_owned(),
                 probability: prediction.probability(CLASSES[1])?,
-                model: model.name,
+                model: model.name.to_string(),
                 version: model.version,
             })
         });

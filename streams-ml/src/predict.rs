@@ -92,11 +92,12 @@ pub enum NoModelPolicy {
     },
 }
 
-/// A model's name and version, as carried by its outputs.
+/// A model's name and version, as carried by its outputs. Cloning it is cheap (the name is
+/// shared).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModelRef {
     /// The model's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The model's version.
     pub version: u64,
 }
@@ -104,7 +105,7 @@ pub struct ModelRef {
 impl ModelRef {
     fn of(model: &dyn Model) -> Self {
         ModelRef {
-            name: model.name().to_owned(),
+            name: Arc::from(model.name()),
             version: model.version(),
         }
     }
@@ -351,6 +352,9 @@ struct ScoringProcessor<K, V> {
     model: Option<Arc<dyn Model>>,
     candidate: Option<Arc<dyn Model>>,
     pending: VecDeque<Pending<K, V>>,
+    /// The [`ModelRef`] of the model that scored last, built once per model instead of once
+    /// per record.
+    last_ref: Option<(Arc<dyn Model>, ModelRef)>,
 }
 
 type Ctx<'a, K, V> = ProcessorContext<'a, K, ScoringOutput<V>>;
@@ -372,6 +376,19 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
             model: None,
             candidate: None,
             pending: VecDeque::new(),
+            last_ref: None,
+        }
+    }
+
+    /// `model`'s [`ModelRef`], reusing the last one while the same model instance scores.
+    fn model_ref(&mut self, model: &Arc<dyn Model>) -> ModelRef {
+        match &self.last_ref {
+            Some((last, model_ref)) if Arc::ptr_eq(last, model) => model_ref.clone(),
+            _ => {
+                let model_ref = ModelRef::of(&**model);
+                self.last_ref = Some((Arc::clone(model), model_ref.clone()));
+                model_ref
+            }
         }
     }
 
@@ -490,7 +507,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
         result: Result<Prediction, ModelError>,
         ctx: &mut Ctx<'_, K, V>,
     ) -> Result<(), StreamsError> {
-        let model_ref = ModelRef::of(&**model);
+        let model_ref = self.model_ref(model);
         let shadow = self
             .scoring
             .candidate
