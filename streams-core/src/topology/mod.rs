@@ -93,6 +93,11 @@ pub(crate) struct NodeDef {
     pub(crate) global: bool,
 }
 
+/// Makes the supplier of a store for an engine type: for stores whose suppliers carry more than
+/// a name (window and session stores: retention, window size).
+pub(crate) type SupplierMaker =
+    Arc<dyn Fn(StoreType) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> + Send + Sync>;
+
 /// Where a store's engine comes from.
 #[derive(Clone)]
 pub(crate) enum StoreEngine {
@@ -102,15 +107,22 @@ pub(crate) enum StoreEngine {
     Type(StoreType),
     /// The task's default ([`TaskConfig::default_store_type`]).
     Default,
+    /// A window or session store made by `make` for the type the application chose, else for
+    /// the task's default type.
+    Made {
+        make: SupplierMaker,
+        store_type: Option<StoreType>,
+    },
 }
 
 impl StoreEngine {
-    fn supplier(&self, name: &str, default: StoreType) -> Arc<dyn KeyValueBytesStoreSupplier> {
-        match self {
+    fn supplier(&self, name: &str, default: StoreType) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StreamsError> {
+        Ok(match self {
             StoreEngine::Supplier(supplier) => Arc::clone(supplier),
             StoreEngine::Type(store_type) => store_type.key_value_supplier(name),
             StoreEngine::Default => default.key_value_supplier(name),
-        }
+            StoreEngine::Made { make, store_type } => make(store_type.unwrap_or(default))?,
+        })
     }
 }
 
@@ -705,7 +717,7 @@ impl Topology {
                 });
                 continue;
             }
-            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type));
+            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type)?);
             builder = if def.logging {
                 builder.with_logging_enabled()
             } else {
@@ -787,7 +799,7 @@ impl Topology {
     ) -> Result<GlobalStores, StreamsError> {
         let mut stores = BTreeMap::new();
         for def in self.stores.iter().filter(|d| d.global) {
-            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type))
+            let store = KeyValueStoreBuilder::new(def.engine.supplier(&def.name, default_store_type)?)
                 .with_logging_disabled()
                 .with_caching_disabled()
                 .build(state_dir, None, RecordClock::shared())?;
