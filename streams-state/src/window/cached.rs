@@ -174,7 +174,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::store::{FlushedEntry, RecordClock};
+    use crate::store::{FlushedEntry, KeyValueStore, RecordClock};
     use crate::window::{session_store_key, window_store_key, KeySchema, SegmentedBytesStore};
 
     /// A retention long enough that nothing expires in these tests.
