@@ -80,6 +80,22 @@ pub struct CountOut {
     pub count: i64,
 }
 
+/// The window-count workload's output value: a key's count in one 1 s tumbling window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowCountOut {
+    /// The key counted.
+    pub key: String,
+    /// Start of the window (inclusive), epoch milliseconds.
+    pub start: i64,
+    /// End of the window (exclusive).
+    pub end: i64,
+    /// Records of the key in the window so far.
+    pub count: i64,
+}
+
+/// Size of the window-count workload's tumbling windows, in milliseconds.
+pub const WINDOW_MS: i64 = 1000;
+
 /// A row of the join's table: the region of a key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Region {

@@ -3,23 +3,30 @@
 
 use crate::{Timer, Timing};
 use std::sync::Arc;
+use std::time::Duration;
 
-use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder};
+use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder, TimeWindows};
 use streams_core::internals::{RecordCollector, Task, TaskId};
 use streams_core::processor::RawRecord;
 use streams_core::serde::Serdes;
+use streams_core::state::StoreType;
 use streams_core::topology::{TaskConfig, Topology};
 use streams_core::StreamsError;
 
-use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region, INPUT_TOPIC, OUTPUT_TOPIC, TABLE_TOPIC};
+use crate::data::{
+    CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, INPUT_TOPIC, OUTPUT_TOPIC, TABLE_TOPIC,
+    WINDOW_MS,
+};
 use crate::sink::{Sink, SinkCollector};
 use crate::{RunConfig, Workload};
 
 /// The application id of the benchmark's tasks (prefix of the changelog topics).
 pub const APPLICATION_ID: &str = "engine-bench";
 
-/// The workload's topology, built with the DSL. Stores are in-memory, logged and cached
-/// (the DSL defaults); whether the cache is used is the task's `cache_max_bytes`.
+/// The workload's topology, built with the DSL. Stores are logged and cached (the DSL
+/// defaults) on the task's default engine (in memory, except for the window count, which runs
+/// on RocksDB as the runtime's `default.dsl.store`); whether the cache is used is the task's
+/// `cache_max_bytes`.
 pub fn topology(workload: Workload) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
     let events = builder.stream::<String, Event>(INPUT_TOPIC, Consumed::with(Serdes::string(), Serdes::json()));
@@ -35,6 +42,23 @@ pub fn topology(workload: Workload) -> Result<Topology, StreamsError> {
             .map_values_with_key(|key, count| CountOut {
                 key: key.clone(),
                 count: count.unwrap_or(0),
+            })
+            .to(OUTPUT_TOPIC, Produced::with(Serdes::string(), Serdes::json())),
+        Workload::WindowCount => events
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(
+                WINDOW_MS as u64,
+            ))?)
+            .count_with(Materialized::as_("window-counts"))
+            .to_stream()
+            .map(|windowed, count| {
+                let out = WindowCountOut {
+                    key: windowed.key.clone(),
+                    start: windowed.window.start,
+                    end: windowed.window.end,
+                    count: count.unwrap_or(0),
+                };
+                (windowed.key, out)
             })
             .to(OUTPUT_TOPIC, Produced::with(Serdes::string(), Serdes::json())),
         Workload::Join => {
@@ -67,8 +91,21 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
         Workload::CountNoCache => 0,
         _ => config.cache_max_bytes,
     };
+    // The window store is RocksDB's, in a directory removed after the run.
+    let state_dir = match workload {
+        Workload::WindowCount => Some(tempfile::tempdir().map_err(|e| StreamsError::StoreAccess {
+            store: "window-counts".into(),
+            reason: format!("cannot create a state directory: {e}"),
+        })?),
+        _ => None,
+    };
     let task_config = TaskConfig {
         cache_max_bytes,
+        state_dir: state_dir.as_ref().map(|dir| dir.path().to_path_buf()),
+        default_store_type: match workload {
+            Workload::WindowCount => StoreType::RocksDb,
+            _ => StoreType::InMemory,
+        },
         ..TaskConfig::new(APPLICATION_ID, Arc::clone(&collector) as Arc<dyn RecordCollector>)
     };
     let mut task = topology.create_task(
@@ -88,6 +125,8 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
     let batches = input.batches(config.batch);
     let elapsed = drive(&mut task, batches, config.commit_every)?;
     task.close()?;
+    drop(task);
+    drop(state_dir);
     Ok((collector.take(), elapsed))
 }
 

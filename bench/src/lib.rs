@@ -1,5 +1,5 @@
 //! In-process engine benchmark: the workloads of `../shared/bench-peers` (filter+map, count per
-//! key) plus a stream-table join, run through the real task engine of `streams-core` and,
+//! key, a 1 s tumbling count per key) plus a stream-table join, run through the real task engine of `streams-core` and,
 //! as the reference, written by hand without the framework.
 //!
 //! * [`data`] generates the input: keys `k0000..k0999`, JSON values of about 100 bytes shaped
@@ -34,15 +34,20 @@ pub enum Workload {
     CountNoCache,
     /// Each record joined with the region of its key from a 1000-row table.
     Join,
+    /// A 1 s tumbling count per key (no grace) in a RocksDB window store (the runtime's
+    /// `default.dsl.store`), changelogged, with the write cache on: outputs are the coalesced
+    /// counts of the windows updated since the last commit, at each commit.
+    WindowCount,
 }
 
 impl Workload {
     /// Every workload, in the order they are reported.
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 5] = [
         Workload::FilterMap,
         Workload::Count,
         Workload::CountNoCache,
         Workload::Join,
+        Workload::WindowCount,
     ];
 
     /// The name used on the command line and in the report.
@@ -52,16 +57,18 @@ impl Workload {
             Workload::Count => "count (cache on)",
             Workload::CountNoCache => "count (cache off)",
             Workload::Join => "stream-table join",
+            Workload::WindowCount => "window count (1 s)",
         }
     }
 
-    /// Parses a command-line name: `filter`, `count`, `count-nocache`, `join`.
+    /// Parses a command-line name: `filter`, `count`, `count-nocache`, `join`, `window-count`.
     pub fn parse(name: &str) -> Option<Workload> {
         match name {
             "filter" | "filter+map" => Some(Workload::FilterMap),
             "count" => Some(Workload::Count),
             "count-nocache" => Some(Workload::CountNoCache),
             "join" => Some(Workload::Join),
+            "window-count" => Some(Workload::WindowCount),
             _ => None,
         }
     }
@@ -74,7 +81,8 @@ pub struct RunConfig {
     pub batch: usize,
     /// Commit after at least this many records since the last commit (and once at the end).
     pub commit_every: usize,
-    /// The task's write cache in bytes for [`Workload::Count`] and [`Workload::Join`].
+    /// The task's write cache in bytes for [`Workload::Count`], [`Workload::Join`] and
+    /// [`Workload::WindowCount`].
     pub cache_max_bytes: usize,
     /// Partition count of the output topic (records are partitioned by murmur2 of the key).
     pub output_partitions: i32,
@@ -111,13 +119,51 @@ mod tests {
             let (framework_out, _) = framework::run(workload, &input, &config, sink::Sink::default()).unwrap();
             assert!(expected.output_records > 0, "{workload:?}");
             // The cache flushes keys in the order of their last update, the reference in the
-            // order of their first update since the last commit.
+            // order of their first update since the last commit (the window count's reference
+            // keeps the cache's order).
             let allowed = match workload {
                 Workload::Count => sink::Comparison::SameRecordsReordered,
                 _ => sink::Comparison::Identical,
             };
             assert_eq!(sink::compare(&framework_out, &expected), allowed, "{workload:?}");
+            if workload == Workload::WindowCount {
+                // Commits after 5 600, 11 200, 16 800 and 22 400 records and at the end; each
+                // emits every key's windows updated since the last (10 000 records per window,
+                // so every key is in each): 1 000 + 2 000 + 1 000 + 2 000 + 1 000.
+                assert_eq!(expected.output_records, 7_000);
+                // Each window update leaves once per commit in the changelog too.
+                assert_eq!(framework_out.changelog_records, 7_000);
+            }
         }
+    }
+
+    /// The window count's output decoded: every window's last count is its number of
+    /// records, and windows are 1 s long.
+    #[test]
+    fn window_count_outputs_count_each_window() {
+        let input = data::Input::generate(12_000);
+        let config = RunConfig {
+            commit_every: 4_000,
+            ..RunConfig::default()
+        };
+        let (out, _) = framework::run(Workload::WindowCount, &input, &config, sink::Sink::default()).unwrap();
+        let mut last = std::collections::BTreeMap::new();
+        for record in sink::decode(&out.output) {
+            let value: data::WindowCountOut = serde_json::from_slice(&record.value.unwrap()).unwrap();
+            assert_eq!(record.key.unwrap(), value.key.as_bytes());
+            assert_eq!(value.end - value.start, data::WINDOW_MS);
+            last.insert((value.key, value.start), (value.count, record.timestamp));
+        }
+        // Keys k0000..k0999, windows [BASE_TS, +1 s) (10 records each) and [+1 s, +2 s) (2).
+        assert_eq!(last.len(), 2_000);
+        assert_eq!(
+            last.get(&("k0007".to_owned(), data::BASE_TS)),
+            Some(&(10, data::timestamp_of(9_007)))
+        );
+        assert_eq!(
+            last.get(&("k0007".to_owned(), data::BASE_TS + 1000)),
+            Some(&(2, data::timestamp_of(11_007)))
+        );
     }
 
     /// The reference's filter+map output is what the testkit driver gets from the same

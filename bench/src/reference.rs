@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use streams_core::internals::partitioner::murmur2_partition;
 use streams_core::processor::RawRecord;
 
-use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region};
+use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, WINDOW_MS};
 use crate::sink::{Sink, SinkCollector};
 use crate::{RunConfig, Workload};
 
@@ -44,6 +44,11 @@ fn run_with(workload: Workload, input: &Input, config: &RunConfig, sink: &SinkCo
         Workload::CountNoCache => {
             let start = Timer::start();
             count_each(records, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::WindowCount => {
+            let start = Timer::start();
+            window_count_coalesced(records, config.commit_every, partitions, sink)?;
             Ok(start.elapsed())
         }
         Workload::Join => {
@@ -176,6 +181,101 @@ fn emit_dirty(
             count,
         })?;
         sink.produce(partition, key.as_bytes(), &out, timestamp);
+    }
+    Ok(())
+}
+
+struct WindowCounter {
+    count: i64,
+    /// The largest record timestamp in the window.
+    timestamp: i64,
+    /// When the window was last updated (a sequence number), while it has an update to emit.
+    dirty_since: Option<u64>,
+}
+
+/// 1 s tumbling counts per key (no grace: a record whose window has ended by the largest
+/// timestamp seen is dropped). At each commit, outputs the count of every window updated since
+/// the last one, in the order of their last update (as the window store's cache does), then
+/// forgets the windows that have closed.
+#[inline(never)]
+fn window_count_coalesced(
+    batches: Vec<Vec<RawRecord>>,
+    commit_every: usize,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    let mut windows: HashMap<String, HashMap<i64, WindowCounter>> = HashMap::new();
+    let mut dirty: Vec<(String, i64)> = Vec::new();
+    let mut observed = i64::MIN;
+    let mut seq = 0u64;
+    let mut since_commit = 0;
+    for batch in batches {
+        since_commit += batch.len();
+        for record in batch {
+            let (key, value) = parts(&record)?;
+            let key_str = std::str::from_utf8(key)?;
+            let _event: Event = serde_json::from_slice(value)?;
+            let timestamp = record.timestamp;
+            observed = observed.max(timestamp);
+            let start = timestamp - timestamp.rem_euclid(WINDOW_MS);
+            if start + WINDOW_MS <= observed {
+                continue;
+            }
+            let per_key = match windows.get_mut(key_str) {
+                Some(per_key) => per_key,
+                None => windows.entry(key_str.to_owned()).or_default(),
+            };
+            let counter = per_key.entry(start).or_insert(WindowCounter {
+                count: 0,
+                timestamp: i64::MIN,
+                dirty_since: None,
+            });
+            counter.count += 1;
+            counter.timestamp = counter.timestamp.max(timestamp);
+            if counter.dirty_since.replace(seq).is_none() {
+                dirty.push((key_str.to_owned(), start));
+            }
+            seq += 1;
+        }
+        if since_commit >= commit_every {
+            emit_windows(&mut windows, &mut dirty, observed, partitions, sink)?;
+            since_commit = 0;
+        }
+    }
+    emit_windows(&mut windows, &mut dirty, observed, partitions, sink)
+}
+
+fn emit_windows(
+    windows: &mut HashMap<String, HashMap<i64, WindowCounter>>,
+    dirty: &mut Vec<(String, i64)>,
+    observed: i64,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    let mut order: Vec<(u64, String, i64)> = dirty
+        .drain(..)
+        .filter_map(|(key, start)| {
+            let counter = windows.get_mut(&key)?.get_mut(&start)?;
+            Some((counter.dirty_since.take()?, key, start))
+        })
+        .collect();
+    order.sort_unstable_by_key(|(seq, _, _)| *seq);
+    for (_, key, start) in order {
+        let Some(counter) = windows.get(&key).and_then(|w| w.get(&start)) else {
+            continue;
+        };
+        let out = serde_json::to_vec(&WindowCountOut {
+            key: key.clone(),
+            start,
+            end: start + WINDOW_MS,
+            count: counter.count,
+        })?;
+        let partition = murmur2_partition(key.as_bytes(), partitions);
+        sink.produce(partition, key.as_bytes(), &out, counter.timestamp);
+    }
+    // Closed windows get no more records.
+    for per_key in windows.values_mut() {
+        per_key.retain(|start, _| start + WINDOW_MS > observed);
     }
     Ok(())
 }

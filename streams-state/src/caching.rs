@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::memory::prefix_successor;
 use crate::store::{ChangelogRecord, FlushedEntry, KeyValue, KeyValueIterator, KeyValueStore, RecordClock, StateStore};
+use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
 
 /// Bytes counted for each cached entry on top of its key and value lengths.
@@ -69,6 +70,10 @@ struct CacheEntry {
 ///   counted (as in Kafka).
 /// * `close` flushes, closes the wrapped store and empties the cache; entries flushed on close
 ///   can still be drained afterwards.
+/// * Over a window or session store (see [`crate::window`]) it is a window or session store
+///   too (Kafka Streams' `CachingWindowStore` / `CachingSessionStore`): window writes are
+///   key-value writes of store keys, cached as above, and window and session scans merge the
+///   cached windows over the wrapped store's, in the wrapped store's order.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
     clock: Arc<RecordClock>,
@@ -146,7 +151,7 @@ impl CachingKeyValueStore {
         self.dirty_count
     }
 
-    fn check_open(&self) -> Result<(), StateError> {
+    pub(crate) fn check_open(&self) -> Result<(), StateError> {
         if self.open {
             Ok(())
         } else {
@@ -154,6 +159,30 @@ impl CachingKeyValueStore {
                 store: self.inner.name().to_owned(),
             })
         }
+    }
+
+    /// The cached entries whose keys are within `lower` and `upper`, ascending by key, with
+    /// their values (`None`: a cached tombstone). Reading them does not count as use.
+    pub(crate) fn cached_range<'a>(
+        &'a self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
+        let empty = match (lower, upper) {
+            (Bound::Included(l), Bound::Included(u)) => l > u,
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u))
+            | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
+            _ => false,
+        };
+        let keys = if empty {
+            None
+        } else {
+            Some(self.keys.range::<[u8], _>((lower, upper)))
+        };
+        keys.into_iter().flatten().filter_map(|key| {
+            let entry = self.entries.get(key)?;
+            Some((key.as_slice(), entry.value.as_deref()))
+        })
     }
 
     fn take_tick(&self) -> u64 {
@@ -548,6 +577,29 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         std::mem::take(&mut self.flushed)
+    }
+
+    // Over a window or session engine the cache is a window or session store too: writes
+    // coalesce per store key like any other, and scans merge the cache over the store below
+    // (see `crate::window`).
+    fn as_window_store(&self) -> Option<&dyn WindowStore> {
+        self.inner.as_window_store()?;
+        Some(self)
+    }
+
+    fn as_window_store_mut(&mut self) -> Option<&mut dyn WindowStore> {
+        self.inner.as_window_store()?;
+        Some(self)
+    }
+
+    fn as_session_store(&self) -> Option<&dyn SessionStore> {
+        self.inner.as_session_store()?;
+        Some(self)
+    }
+
+    fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
+        self.inner.as_session_store()?;
+        Some(self)
     }
 }
 

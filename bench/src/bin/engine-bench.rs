@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p bench --bin engine-bench -- [--records N] [--runs R] [--batch B]
 //!     [--commit-every C] [--cache-bytes BYTES] [--partitions P]
-//!     [--workload filter|count|count-nocache|join]... [--only framework|reference] [--clock wall|cpu]
+//!     [--workload filter|count|count-nocache|join|window-count]... [--only framework|reference] [--clock wall|cpu]
 //! ```
 //!
 //! Each workload runs `R` times on each side, alternating which side goes first; the table
@@ -182,8 +182,8 @@ fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: engine-bench [--records N] [--runs R] [--batch B] [--commit-every C] [--cache-bytes BYTES] \
-                 [--partitions P] [--workload filter|count|count-nocache|join]... [--only framework|reference] \
-                 [--clock wall|cpu]"
+                 [--partitions P] [--workload filter|count|count-nocache|join|window-count]... \
+                 [--only framework|reference] [--clock wall|cpu]"
             );
             return ExitCode::from(2);
         }

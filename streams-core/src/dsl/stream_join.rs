@@ -796,11 +796,15 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                             StoreEngine::Type(store_type)
                         }
                     },
-                    None => StoreEngine::DefaultWindow {
-                        retention,
-                        window_size: size,
-                        retain_duplicates: true,
-                    },
+                    None => {
+                        let name = store.to_owned();
+                        StoreEngine::Made {
+                            make: Arc::new(move |store_type: StoreType| {
+                                store_type.window_supplier(name.clone(), retention, size, true)
+                            }),
+                            store_type: None,
+                        }
+                    }
                 },
             }
         };

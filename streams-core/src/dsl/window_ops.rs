@@ -5,16 +5,28 @@
 //! Streams' processors do; a window is closed once `observed stream time - grace` has reached
 //! its end. A record for a closed window is dropped, logged at debug and counted in the task's
 //! `dropped-records` metric (once per closed window it would have updated).
+//!
+//! When their store has a write cache, the processors only write it: the cache forwards the
+//! coalesced updates when it writes them down (at commit, or on eviction), through
+//! [`WindowChangeForwarder`] / [`SessionChangeForwarder`] (Kafka Streams'
+//! `TimestampedCacheFlushListener` and `SessionCacheFlushListener`). Without a cache each update
+//! is forwarded as it is made.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use streams_state::window::{parse_session_store_key, parse_window_store_key};
+use streams_state::FlushedEntry;
+
 use super::operators::Aggregation;
 use super::windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
+use crate::internals::node::{forward_all, Env, FlushForwarder, NodeId};
 use crate::processor::{
     Change, Processor, ProcessorContext, Record, SessionStoreHandle, TimestampedWindowStoreHandle, ValueAndTimestamp,
 };
+use crate::serde::SharedSerde;
+use crate::state::decode_value_and_timestamp;
 use crate::StreamsError;
 
 type Ctx<'a, K, VA> = ProcessorContext<'a, Windowed<K>, Change<VA>>;
@@ -42,6 +54,8 @@ pub(crate) struct TimeWindowAggregateProcessor<K, V, VA> {
     pub(crate) aggregation: Aggregation<K, V, VA>,
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<TimestampedWindowStoreHandle<K, VA>>,
+    /// Whether the store has a write cache, which then forwards the coalesced updates.
+    pub(crate) cached: bool,
     pub(crate) observed_stream_time: i64,
 }
 
@@ -52,7 +66,9 @@ where
     VA: Clone + 'static,
 {
     fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
-        self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
+        let handle = ctx.timestamped_window_store::<K, VA>(&self.store)?;
+        self.cached = ctx.window_store_cached(&handle);
+        self.handle = Some(handle);
         Ok(())
     }
 
@@ -86,6 +102,9 @@ where
                 .aggregation
                 .apply(&record.key, record.value.clone(), old_value.clone())?;
             store.put(&key_bytes, &new_value, new_timestamp, window.start)?;
+            if self.cached {
+                continue;
+            }
             ctx.forward(Record {
                 key: Windowed::new(record.key.clone(), window),
                 value: Change::new(Some(new_value), if send_old { old_value } else { None }),
@@ -110,6 +129,8 @@ pub(crate) struct SlidingWindowAggregateProcessor<K, V, VA> {
     pub(crate) aggregation: Aggregation<K, V, VA>,
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<TimestampedWindowStoreHandle<K, VA>>,
+    /// Whether the store has a write cache, which then forwards the coalesced updates.
+    pub(crate) cached: bool,
     pub(crate) observed_stream_time: i64,
 }
 
@@ -156,6 +177,9 @@ where
         let new_value = self.aggregation.apply(r.key, r.value.clone(), old_value.clone())?;
         ctx.window_store(handle)?
             .put(r.key_bytes, &new_value, new_timestamp, start)?;
+        if self.cached {
+            return Ok(());
+        }
         let send_old = self.send_old_values.load(Ordering::Relaxed);
         ctx.forward(Record {
             key: Windowed::new(r.key.clone(), window),
@@ -181,6 +205,9 @@ where
         let window = Window::new(start, start.saturating_add(self.diff()));
         ctx.window_store(handle)?
             .put(r.key_bytes, &right.value, right.timestamp, start)?;
+        if self.cached {
+            return Ok(());
+        }
         ctx.forward(Record {
             key: Windowed::new(r.key.clone(), window),
             value: Change::new(Some(right.value), None),
@@ -325,7 +352,9 @@ where
     VA: Clone + 'static,
 {
     fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
-        self.handle = Some(ctx.timestamped_window_store::<K, VA>(&self.store)?);
+        let handle = ctx.timestamped_window_store::<K, VA>(&self.store)?;
+        self.cached = ctx.window_store_cached(&handle);
+        self.handle = Some(handle);
         Ok(())
     }
 
@@ -375,6 +404,8 @@ pub(crate) struct SessionWindowAggregateProcessor<K, V, VA> {
     pub(crate) merger: Arc<dyn Fn(&K, Option<VA>, VA) -> VA + Send + Sync>,
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<SessionStoreHandle<K, VA>>,
+    /// Whether the store has a write cache, which then forwards the coalesced updates.
+    pub(crate) cached: bool,
     pub(crate) observed_stream_time: i64,
 }
 
@@ -385,7 +416,9 @@ where
     VA: Clone + 'static,
 {
     fn init(&mut self, ctx: &mut Ctx<'_, K, VA>) -> Result<(), StreamsError> {
-        self.handle = Some(ctx.session_store::<K, VA>(&self.store)?);
+        let handle = ctx.session_store::<K, VA>(&self.store)?;
+        self.cached = ctx.session_store_cached(&handle);
+        self.handle = Some(handle);
         Ok(())
     }
 
@@ -424,6 +457,9 @@ where
         if merged_window != new_window {
             for (window, value) in overlapping {
                 ctx.sessions(handle)?.remove(&key_bytes, window)?;
+                if self.cached {
+                    continue;
+                }
                 ctx.forward(Record {
                     key: Windowed::new(record.key.clone(), window),
                     value: Change::new(None, if send_old { Some(value) } else { None }),
@@ -434,11 +470,116 @@ where
         }
         let aggregate = self.aggregation.apply(&record.key, record.value, aggregate)?;
         ctx.sessions(handle)?.put(&key_bytes, merged_window, &aggregate)?;
+        if self.cached {
+            return Ok(());
+        }
         ctx.forward(Record {
             key: Windowed::new(record.key, merged_window),
             value: Change::new(Some(aggregate), None),
             timestamp: merged_window.end,
             headers: record.headers,
         })
+    }
+}
+
+/// Forwards the entries a window store's cache wrote down as `Record<Windowed<K>,
+/// Change<VA>>`: the window is read back from the store key (ending at `start + size`), the
+/// values from their `ValueAndTimestamp` bytes, and the record's timestamp is the new value's
+/// (the largest record timestamp of the window), or for a delete the timestamp of the record
+/// that deleted it. Old values only when the table sends them.
+pub(crate) struct WindowChangeForwarder<K, VA> {
+    pub(crate) store: Arc<str>,
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<VA>,
+    pub(crate) size: i64,
+    pub(crate) send_old_values: bool,
+}
+
+impl<K: Clone + 'static, VA: Clone + 'static> FlushForwarder for WindowChangeForwarder<K, VA> {
+    fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError> {
+        let decode_err = |source| StreamsError::Serialization {
+            context: self.store.to_string(),
+            source,
+        };
+        let decode = |bytes: Option<&[u8]>| {
+            bytes
+                .map(|bytes| decode_value_and_timestamp(&*self.value_serde, bytes))
+                .transpose()
+                .map_err(decode_err)
+        };
+        for entry in entries {
+            let (key_bytes, start, _) = parse_window_store_key(&entry.key).ok_or_else(|| {
+                StreamsError::Internal(format!("window store `{}` flushed a key without a window", self.store))
+            })?;
+            let key = self.key_serde.deserialize(key_bytes).map_err(decode_err)?;
+            let new_value = decode(entry.new_value.as_deref())?;
+            let old_value = if self.send_old_values {
+                decode(entry.old_value.as_deref())?
+            } else {
+                None
+            };
+            let timestamp = new_value.as_ref().map_or(entry.timestamp, |v| v.timestamp);
+            let window = Window::new(start, start.saturating_add(self.size));
+            let change = Change::new(new_value.map(|v| v.value), old_value.map(|v| v.value));
+            env.clock.set(timestamp);
+            forward_all(
+                env,
+                children,
+                Record::new(Windowed::new(key, window), change, timestamp),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Forwards the entries a session store's cache wrote down as `Record<Windowed<K>,
+/// Change<VA>>`, each with its session's end as timestamp (as Kafka Streams'
+/// `SessionCacheFlushListener`), deletes of merged-away sessions included. Old values only when
+/// the table sends them.
+pub(crate) struct SessionChangeForwarder<K, VA> {
+    pub(crate) store: Arc<str>,
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<VA>,
+    pub(crate) send_old_values: bool,
+}
+
+impl<K: Clone + 'static, VA: Clone + 'static> FlushForwarder for SessionChangeForwarder<K, VA> {
+    fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError> {
+        let decode_err = |source| StreamsError::Serialization {
+            context: self.store.to_string(),
+            source,
+        };
+        let decode = |bytes: Option<&[u8]>| {
+            bytes
+                .map(|bytes| self.value_serde.deserialize(bytes))
+                .transpose()
+                .map_err(decode_err)
+        };
+        for entry in entries {
+            let (key_bytes, start, end) = parse_session_store_key(&entry.key).ok_or_else(|| {
+                StreamsError::Internal(format!(
+                    "session store `{}` flushed a key without a session",
+                    self.store
+                ))
+            })?;
+            let key = self.key_serde.deserialize(key_bytes).map_err(decode_err)?;
+            let new_value = decode(entry.new_value.as_deref())?;
+            let old_value = if self.send_old_values {
+                decode(entry.old_value.as_deref())?
+            } else {
+                None
+            };
+            env.clock.set(end);
+            forward_all(
+                env,
+                children,
+                Record::new(
+                    Windowed::new(key, Window::new(start, end)),
+                    Change::new(new_value, old_value),
+                    end,
+                ),
+            )?;
+        }
+        Ok(())
     }
 }

@@ -1,14 +1,15 @@
 //! Windowed grouped streams: [`TimeWindowedKStream`] (time and sliding windows) and
 //! [`SessionWindowedKStream`], from [`KGroupedStream::windowed_by`].
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use streams_state::KeyValueBytesStoreSupplier;
 
 use super::operators::Aggregation;
 use super::window_ops::{
-    SessionWindowAggregateProcessor, SlidingWindowAggregateProcessor, TimeWindowAggregateProcessor,
+    SessionChangeForwarder, SessionWindowAggregateProcessor, SlidingWindowAggregateProcessor,
+    TimeWindowAggregateProcessor, WindowChangeForwarder,
 };
 use super::windows::{SessionWindows, SlidingWindows, TimeWindows, Windowed};
 use super::{
@@ -19,12 +20,12 @@ use crate::processor::{Change, Processor, ValueAndTimestamp};
 use crate::serde::{I64Serde, SessionWindowedSerde, SharedSerde, TimeWindowedSerde};
 use crate::state::decode_value_and_timestamp;
 use crate::state::StoreType;
-use crate::topology::NodeKind;
+use crate::topology::{ForwarderFactory, NodeKind, StoreEngine, SupplierMaker};
 use crate::StreamsError;
 
-/// The window store engine of a windowed aggregation whose `Materialized` gives no supplier:
-/// the type it names with `with_store_type`, else in memory (window stores do not follow
-/// `default.dsl.store` yet).
+/// The window store of a windowed aggregation whose `Materialized` gives no supplier, for an
+/// engine type: the type `Materialized::with_store_type` names, else the task's
+/// `default.dsl.store` (as key-value stores follow it).
 pub(crate) fn default_window_store_supplier(
     store: &str,
     retention: i64,
@@ -165,20 +166,24 @@ fn aggregation_serdes<K: 'static, VA: 'static>(
     (key_serde, value_serde)
 }
 
-/// The supplier given in `Materialized`, or the default engine's.
-fn window_supplier<K, V>(
+/// The engine of a windowed store: the supplier given in `Materialized`, else one `make`s for
+/// the type `Materialized` names or, when it names none, for the task's `default.dsl.store`.
+/// `make` is tried once here so that a configuration it refuses fails the build.
+fn window_engine<K, V>(
     b: &mut super::BuilderInner,
     store: &str,
     materialized: &Materialized<K, V>,
-    make_default: impl FnOnce(StoreType) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError>,
-) -> Arc<dyn KeyValueBytesStoreSupplier> {
+    make: SupplierMaker,
+) -> StoreEngine {
     if let Some(supplier) = &materialized.supplier {
-        return Arc::clone(supplier);
+        return StoreEngine::Supplier(Arc::clone(supplier));
     }
-    make_default(materialized.store_type.unwrap_or(StoreType::InMemory)).unwrap_or_else(|e| {
+    let store_type = materialized.store_type;
+    if let Err(e) = make(store_type.unwrap_or(StoreType::InMemory)) {
         b.error(format!("window store `{store}`: {e}"));
-        crate::state::Stores::in_memory_key_value_store(store)
-    })
+        return StoreEngine::Supplier(crate::state::Stores::in_memory_key_value_store(store));
+    }
+    StoreEngine::Made { make, store_type }
 }
 
 fn store_slot<'e>(env: &'e Env, store: &str) -> Result<&'e dyn streams_state::KeyValueStore, StreamsError> {
@@ -197,6 +202,50 @@ fn not_windowed(store: &str, kind: &str) -> StreamsError {
         store: store.to_owned(),
         reason: format!("it is not a {kind} store"),
     }
+}
+
+/// Forwards a window store's cache flushes as `Change`s from node `owner` (Kafka Streams'
+/// `TimestampedCacheFlushListener` over a window store): windows end at `start + size`.
+fn window_forwarder<K: Clone + 'static, VA: Clone + 'static>(
+    owner: &str,
+    store: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<VA>,
+    size: i64,
+    send_old_values: Arc<AtomicBool>,
+) -> (String, ForwarderFactory) {
+    let store: Arc<str> = Arc::from(store);
+    let factory: ForwarderFactory = Arc::new(move || {
+        Box::new(WindowChangeForwarder {
+            store: Arc::clone(&store),
+            key_serde: Arc::clone(&key_serde),
+            value_serde: Arc::clone(&value_serde),
+            size,
+            send_old_values: send_old_values.load(Ordering::Relaxed),
+        })
+    });
+    (owner.to_owned(), factory)
+}
+
+/// Forwards a session store's cache flushes as `Change`s from node `owner` (Kafka Streams'
+/// `SessionCacheFlushListener`).
+fn session_forwarder<K: Clone + 'static, VA: Clone + 'static>(
+    owner: &str,
+    store: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<VA>,
+    send_old_values: Arc<AtomicBool>,
+) -> (String, ForwarderFactory) {
+    let store: Arc<str> = Arc::from(store);
+    let factory: ForwarderFactory = Arc::new(move || {
+        Box::new(SessionChangeForwarder {
+            store: Arc::clone(&store),
+            key_serde: Arc::clone(&key_serde),
+            value_serde: Arc::clone(&value_serde),
+            send_old_values: send_old_values.load(Ordering::Relaxed),
+        })
+    });
+    (owner.to_owned(), factory)
 }
 
 /// Reads a windowed table's row from its window store.
@@ -384,9 +433,13 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let retention = retention_ms(&mut b, &store, &materialized, min_retention, what);
         let (key_serde, value_serde) =
             aggregation_serdes(&mut b, &name, &store, &materialized, self.grouped.key_serde());
-        let supplier = window_supplier(&mut b, &store, &materialized, |store_type| {
-            default_window_store_supplier(&store, retention, size, store_type)
-        });
+        let supplier_store = store.clone();
+        let engine = window_engine(
+            &mut b,
+            &store,
+            &materialized,
+            Arc::new(move |store_type| default_window_store_supplier(&supplier_store, retention, size, store_type)),
+        );
         let send_old_values = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&send_old_values);
         let processor_store = store.clone();
@@ -399,6 +452,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                     aggregation: aggregation.clone(),
                     send_old_values: Arc::clone(&flag),
                     handle: None,
+                    cached: false,
                     observed_stream_time: i64::MIN,
                 }) as Box<dyn Processor<K, V, Windowed<K>, Change<VA>>>
             }),
@@ -409,20 +463,29 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                     aggregation: aggregation.clone(),
                     send_old_values: Arc::clone(&flag),
                     handle: None,
+                    cached: false,
                     observed_stream_time: i64::MIN,
                 }) as Box<dyn Processor<K, V, Windowed<K>, Change<VA>>>
             }),
         };
         let node = b.add_node(name, NodeKind::Processor, &[input.node], vec![store.clone()], factory);
+        let forwarder = window_forwarder(
+            &b.nodes[node].name,
+            &store,
+            Arc::clone(&key_serde),
+            Arc::clone(&value_serde),
+            size,
+            Arc::clone(&send_old_values),
+        );
         b.add_store(StoreSpec {
             name: store.clone(),
-            engine: crate::topology::StoreEngine::Supplier(supplier),
+            engine,
             key_serde: Arc::clone(&key_serde),
             value_serde: Arc::clone(&value_serde),
             timestamped: true,
             logging: materialized.logging,
-            caching: false,
-            forwarder: None,
+            caching: materialized.caching,
+            forwarder: Some(forwarder),
         });
         drop(b);
         let getter = window_getter(&store, Arc::clone(&key_serde), Arc::clone(&value_serde));
@@ -563,9 +626,13 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         );
         let (key_serde, value_serde) =
             aggregation_serdes(&mut b, &name, &store, &materialized, self.grouped.key_serde());
-        let supplier = window_supplier(&mut b, &store, &materialized, |store_type| {
-            default_session_store_supplier(&store, retention, store_type)
-        });
+        let supplier_store = store.clone();
+        let engine = window_engine(
+            &mut b,
+            &store,
+            &materialized,
+            Arc::new(move |store_type| default_session_store_supplier(&supplier_store, retention, store_type)),
+        );
         let send_old_values = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&send_old_values);
         let processor_store = store.clone();
@@ -577,19 +644,27 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
                 merger: Arc::clone(&merger),
                 send_old_values: Arc::clone(&flag),
                 handle: None,
+                cached: false,
                 observed_stream_time: i64::MIN,
             }) as Box<dyn Processor<K, V, Windowed<K>, Change<VA>>>
         });
         let node = b.add_node(name, NodeKind::Processor, &[input.node], vec![store.clone()], factory);
+        let forwarder = session_forwarder(
+            &b.nodes[node].name,
+            &store,
+            Arc::clone(&key_serde),
+            Arc::clone(&value_serde),
+            Arc::clone(&send_old_values),
+        );
         b.add_store(StoreSpec {
             name: store.clone(),
-            engine: crate::topology::StoreEngine::Supplier(supplier),
+            engine,
             key_serde: Arc::clone(&key_serde),
             value_serde: Arc::clone(&value_serde),
             timestamped: false,
             logging: materialized.logging,
-            caching: false,
-            forwarder: None,
+            caching: materialized.caching,
+            forwarder: Some(forwarder),
         });
         drop(b);
         let getter = session_getter(&store, Arc::clone(&key_serde), Arc::clone(&value_serde));

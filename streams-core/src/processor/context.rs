@@ -196,6 +196,16 @@ impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut> {
         self.env.stores[handle.0.index].store.caching_enabled()
     }
 
+    /// [`caching_enabled`](Self::caching_enabled) for a window store.
+    pub(crate) fn window_store_cached<K, V>(&self, handle: &TimestampedWindowStoreHandle<K, V>) -> bool {
+        self.env.stores[handle.0.index].store.caching_enabled()
+    }
+
+    /// [`caching_enabled`](Self::caching_enabled) for a session store.
+    pub(crate) fn session_store_cached<K, V>(&self, handle: &SessionStoreHandle<K, V>) -> bool {
+        self.env.stores[handle.0.index].store.caching_enabled()
+    }
+
     /// Reads another store as a table lookup (used by joins through value getters).
     pub(crate) fn env_mut(&mut self) -> &mut Env {
         self.env

@@ -93,6 +93,11 @@ pub(crate) struct NodeDef {
     pub(crate) global: bool,
 }
 
+/// Makes the supplier of a store for an engine type: for stores whose suppliers carry more than
+/// a name (window and session stores: retention, window size).
+pub(crate) type SupplierMaker =
+    Arc<dyn Fn(StoreType) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> + Send + Sync>;
+
 /// Where a store's engine comes from.
 #[derive(Clone)]
 pub(crate) enum StoreEngine {
@@ -102,12 +107,11 @@ pub(crate) enum StoreEngine {
     Type(StoreType),
     /// The task's default ([`TaskConfig::default_store_type`]).
     Default,
-    /// A window store on the task's default engine (the window stores of stream-stream joins,
-    /// which follow `default.dsl.store` as Kafka Streams' do).
-    DefaultWindow {
-        retention: i64,
-        window_size: i64,
-        retain_duplicates: bool,
+    /// A window or session store made by `make` for the type the application chose, else for
+    /// the task's default type.
+    Made {
+        make: SupplierMaker,
+        store_type: Option<StoreType>,
     },
 }
 
@@ -117,11 +121,7 @@ impl StoreEngine {
             StoreEngine::Supplier(supplier) => Arc::clone(supplier),
             StoreEngine::Type(store_type) => store_type.key_value_supplier(name),
             StoreEngine::Default => default.key_value_supplier(name),
-            StoreEngine::DefaultWindow {
-                retention,
-                window_size,
-                retain_duplicates,
-            } => default.window_supplier(name, *retention, *window_size, *retain_duplicates)?,
+            StoreEngine::Made { make, store_type } => make(store_type.unwrap_or(default))?,
         })
     }
 }

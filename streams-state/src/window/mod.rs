@@ -17,6 +17,13 @@
 //! [`SegmentedBytesStore`]: entries are split into time segments, in memory or in one RocksDB
 //! instance per segment, and segments older than the retention period are dropped.
 //!
+//! For the same reason the key-value write cache ([`crate::CachingKeyValueStore`]) caches them:
+//! over a window or session engine it is itself a [`WindowStore`] or [`SessionStore`] (Kafka
+//! Streams' `CachingWindowStore` / `CachingSessionStore`). Writes coalesce per store key until
+//! a flush or an eviction writes them down (and records them, with the values they replace, for
+//! the task to forward); window and session scans merge the cached entries over the store's, in
+//! the store's order, cached deletes hiding stored entries.
+//!
 //! ```
 //! use streams_state::window::{WindowStore, WindowEntry};
 //! use streams_state::Stores;
@@ -51,6 +58,7 @@
 //! # Ok::<(), streams_state::StateError>(())
 //! ```
 
+mod cached;
 mod segmented;
 
 pub use segmented::{KeySchema, SegmentedBytesStore, SegmentedBytesStoreSupplier};
