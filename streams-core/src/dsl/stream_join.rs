@@ -166,7 +166,6 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for JoinWindo
         ctx.set_record_clock(timestamp);
         let mut store = ctx.plain_windows(handle)?;
         if store.write_expired(timestamp) {
-            drop(store);
             tracing::debug!(store = %handle.name(), timestamp, "skipping a record for an expired window (later than the join window's grace period)");
             ctx.record_dropped();
             return Ok(());

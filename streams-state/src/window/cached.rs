@@ -109,12 +109,13 @@ impl WindowStore for CachingKeyValueStore {
         let mut cached: Vec<(WindowEntry, bool)> = self
             .cached_range(as_slice(&lower), as_slice(&upper))
             .filter_map(|(store_key, value)| {
-                let (entry_key, window_start, _) = parse_window_store_key(store_key)?;
+                let (entry_key, window_start, seqnum) = parse_window_store_key(store_key)?;
                 let wanted = key.is_none_or(|k| k == entry_key) && (time_from..=time_to).contains(&window_start);
                 wanted.then(|| {
                     let entry = WindowEntry {
                         key: entry_key.to_vec(),
                         window_start,
+                        seqnum,
                         value: value.map(<[u8]>::to_vec).unwrap_or_default(),
                     };
                     (entry, value.is_some())
@@ -202,6 +203,7 @@ mod tests {
         let entry = |key: &[u8], window_start, value: &[u8]| WindowEntry {
             key: key.to_vec(),
             window_start,
+            seqnum: 0,
             value: value.to_vec(),
         };
         let windows = store.as_window_store().unwrap();
@@ -347,6 +349,7 @@ mod tests {
                     .map(|((start, key), value)| WindowEntry {
                         key: key.clone(),
                         window_start: *start,
+                        seqnum: 0,
                         value: value.clone(),
                     })
                     .collect()
