@@ -152,13 +152,26 @@ pub fn timestamp_of(seq: u64) -> i64 {
     BASE_TS + seq as i64 * 1000 / EPS
 }
 
-/// Pre-generated raw input: the stream's records and the join table's rows.
+/// The stream-stream join's second stream: region updates.
+pub const REGION_UPDATES_TOPIC: &str = "region-updates";
+/// Event time between two region updates of the same key.
+pub const REGION_UPDATE_EVERY_MS: i64 = 10_000;
+/// The stream-stream join's window: records of the two streams join when their timestamps are
+/// at most this far apart.
+pub const JOIN_WINDOW_MS: i64 = 5_000;
+
+/// Pre-generated raw input: the stream's records, the join table's rows and the second
+/// stream of the stream-stream join.
 #[derive(Debug, Clone)]
 pub struct Input {
     /// Stream records, offsets `0..n`.
     pub records: Vec<RawRecord>,
     /// Table rows, one per key, timestamped before the first stream record.
     pub table: Vec<RawRecord>,
+    /// Region updates, in timestamp order: every key's region once every
+    /// [`REGION_UPDATE_EVERY_MS`] of event time (key `k` at `k * 10` ms into each period), up
+    /// to the last stream record's timestamp; 1 per 1 000 stream records.
+    pub region_updates: Vec<RawRecord>,
 }
 
 impl Input {
@@ -179,7 +192,29 @@ impl Input {
                 raw(key_of(k).into_bytes(), value, BASE_TS - 1000, k as i64)
             })
             .collect();
-        Input { records, table }
+        let last = timestamp_of(n.saturating_sub(1));
+        let periods = (last - BASE_TS) / REGION_UPDATE_EVERY_MS + 1;
+        let region_updates = (0..periods)
+            .flat_map(|period| (0..KEYS).map(move |k| (period, k)))
+            .map(|(period, k)| {
+                let timestamp = BASE_TS + period * REGION_UPDATE_EVERY_MS + k as i64 * 10;
+                (timestamp, k, period)
+            })
+            .filter(|&(timestamp, _, _)| timestamp <= last)
+            .enumerate()
+            .map(|(offset, (timestamp, k, period))| {
+                let region = Region {
+                    region: format!("region-{:02}", (k + period as u64) % REGIONS),
+                };
+                let value = serde_json::to_vec(&region).unwrap_or_default();
+                raw(key_of(k).into_bytes(), value, timestamp, offset as i64)
+            })
+            .collect();
+        Input {
+            records,
+            table,
+            region_updates,
+        }
     }
 
     /// Copies of the stream records in batches of `size`, as a consumer hands them over: both

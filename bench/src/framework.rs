@@ -5,7 +5,7 @@ use crate::{Timer, Timing};
 use std::sync::Arc;
 use std::time::Duration;
 
-use streams_core::dsl::{Consumed, Materialized, Produced, StreamsBuilder, TimeWindows};
+use streams_core::dsl::{Consumed, JoinWindows, Materialized, Produced, StreamsBuilder, TimeWindows};
 use streams_core::internals::{RecordCollector, Task, TaskId};
 use streams_core::processor::RawRecord;
 use streams_core::serde::Serdes;
@@ -14,8 +14,8 @@ use streams_core::topology::{TaskConfig, Topology};
 use streams_core::StreamsError;
 
 use crate::data::{
-    CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, INPUT_TOPIC, OUTPUT_TOPIC, TABLE_TOPIC,
-    WINDOW_MS,
+    CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, INPUT_TOPIC, JOIN_WINDOW_MS, OUTPUT_TOPIC,
+    REGION_UPDATES_TOPIC, TABLE_TOPIC, WINDOW_MS,
 };
 use crate::sink::{Sink, SinkCollector};
 use crate::{RunConfig, Workload};
@@ -61,6 +61,16 @@ pub fn topology(workload: Workload) -> Result<Topology, StreamsError> {
                 (windowed.key, out)
             })
             .to(OUTPUT_TOPIC, Produced::with(Serdes::string(), Serdes::json())),
+        Workload::StreamJoin => {
+            let updates = builder.stream::<String, Region>(
+                REGION_UPDATES_TOPIC,
+                Consumed::with(Serdes::string(), Serdes::json()),
+            );
+            let window = JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(JOIN_WINDOW_MS as u64))?;
+            events
+                .join_stream(&updates, JoinOut::new, window)
+                .to(OUTPUT_TOPIC, Produced::with(Serdes::string(), Serdes::json()));
+        }
         Workload::Join => {
             let regions = builder.table_with::<String, Region>(
                 TABLE_TOPIC,
@@ -91,20 +101,21 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
         Workload::CountNoCache => 0,
         _ => config.cache_max_bytes,
     };
-    // The window store is RocksDB's, in a directory removed after the run.
-    let state_dir = match workload {
-        Workload::WindowCount => Some(tempfile::tempdir().map_err(|e| StreamsError::StoreAccess {
-            store: "window-counts".into(),
+    // Window stores are RocksDB's, in a directory removed after the run.
+    let on_rocksdb = matches!(workload, Workload::WindowCount | Workload::StreamJoin);
+    let state_dir = match on_rocksdb {
+        true => Some(tempfile::tempdir().map_err(|e| StreamsError::StoreAccess {
+            store: workload.name().into(),
             reason: format!("cannot create a state directory: {e}"),
         })?),
-        _ => None,
+        false => None,
     };
     let task_config = TaskConfig {
         cache_max_bytes,
         state_dir: state_dir.as_ref().map(|dir| dir.path().to_path_buf()),
-        default_store_type: match workload {
-            Workload::WindowCount => StoreType::RocksDb,
-            _ => StoreType::InMemory,
+        default_store_type: match on_rocksdb {
+            true => StoreType::RocksDb,
+            false => StoreType::InMemory,
         },
         ..TaskConfig::new(APPLICATION_ID, Arc::clone(&collector) as Arc<dyn RecordCollector>)
     };
@@ -123,7 +134,16 @@ pub fn run(workload: Workload, input: &Input, config: &RunConfig, sink: Sink) ->
         collector.clear();
     }
     let batches = input.batches(config.batch);
-    let elapsed = drive(&mut task, batches, config.commit_every)?;
+    let elapsed = if workload == Workload::StreamJoin {
+        // The second stream is buffered whole; the stream's records come in polls, and each
+        // poll is processed only as long as both inputs have records, so the two streams
+        // interleave in timestamp order whatever the poll size (as Kafka Streams waits for an
+        // empty partition, `max.task.idle.ms`).
+        task.add_records(REGION_UPDATES_TOPIC, input.region_updates.iter().cloned())?;
+        drive_two_inputs(&mut task, batches, config.commit_every)?
+    } else {
+        drive(&mut task, batches, config.commit_every)?
+    };
     task.close()?;
     drop(task);
     drop(state_dir);
@@ -145,6 +165,28 @@ fn drive(task: &mut Task, batches: Vec<Vec<RawRecord>>, commit_every: usize) -> 
             since_commit = 0;
         }
     }
+    task.commit()?;
+    Ok(start.elapsed())
+}
+
+/// [`drive`] for a task with a second, fully buffered input: each batch is processed while
+/// both inputs have records; what is left is processed at the end.
+#[inline(never)]
+fn drive_two_inputs(task: &mut Task, batches: Vec<Vec<RawRecord>>, commit_every: usize) -> Result<Timing, StreamsError> {
+    let start = Timer::start();
+    let mut since_commit = 0;
+    for batch in batches {
+        since_commit += batch.len();
+        task.add_records(INPUT_TOPIC, batch)?;
+        while !task.has_empty_input() {
+            task.process_one()?;
+        }
+        if since_commit >= commit_every {
+            task.commit()?;
+            since_commit = 0;
+        }
+    }
+    task.process_all()?;
     task.commit()?;
     Ok(start.elapsed())
 }

@@ -38,16 +38,20 @@ pub enum Workload {
     /// `default.dsl.store`), changelogged, with the write cache on: outputs are the coalesced
     /// counts of the windows updated since the last commit, at each commit.
     WindowCount,
+    /// Each record joined with the region updates of its key at most 5 s apart (an inner
+    /// KStream-KStream join, both window stores on RocksDB and changelogged).
+    StreamJoin,
 }
 
 impl Workload {
     /// Every workload, in the order they are reported.
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::FilterMap,
         Workload::Count,
         Workload::CountNoCache,
         Workload::Join,
         Workload::WindowCount,
+        Workload::StreamJoin,
     ];
 
     /// The name used on the command line and in the report.
@@ -58,10 +62,12 @@ impl Workload {
             Workload::CountNoCache => "count (cache off)",
             Workload::Join => "stream-table join",
             Workload::WindowCount => "window count (1 s)",
+            Workload::StreamJoin => "stream-stream join",
         }
     }
 
-    /// Parses a command-line name: `filter`, `count`, `count-nocache`, `join`, `window-count`.
+    /// Parses a command-line name: `filter`, `count`, `count-nocache`, `join`, `window-count`,
+    /// `stream-join`.
     pub fn parse(name: &str) -> Option<Workload> {
         match name {
             "filter" | "filter+map" => Some(Workload::FilterMap),
@@ -69,6 +75,7 @@ impl Workload {
             "count-nocache" => Some(Workload::CountNoCache),
             "join" => Some(Workload::Join),
             "window-count" => Some(Workload::WindowCount),
+            "stream-join" => Some(Workload::StreamJoin),
             _ => None,
         }
     }

@@ -7,12 +7,12 @@
 //! function, as the framework's `drive`.
 
 use crate::{Timer, Timing};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use streams_core::internals::partitioner::murmur2_partition;
 use streams_core::processor::RawRecord;
 
-use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, WINDOW_MS};
+use crate::data::{CountOut, Event, FilterOut, Input, JoinOut, Region, WindowCountOut, JOIN_WINDOW_MS, WINDOW_MS};
 use crate::sink::{Sink, SinkCollector};
 use crate::{RunConfig, Workload};
 
@@ -49,6 +49,12 @@ fn run_with(workload: Workload, input: &Input, config: &RunConfig, sink: &SinkCo
         Workload::WindowCount => {
             let start = Timer::start();
             window_count_coalesced(records, config.commit_every, partitions, sink)?;
+            Ok(start.elapsed())
+        }
+        Workload::StreamJoin => {
+            let updates = input.region_updates.clone();
+            let start = Timer::start();
+            stream_join(records, updates, partitions, sink)?;
             Ok(start.elapsed())
         }
         Workload::Join => {
@@ -306,6 +312,85 @@ fn join(
         let out = serde_json::to_vec(&JoinOut::new(&event, region))?;
         let partition = murmur2_partition(key, partitions);
         sink.produce(partition, key, &out, record.timestamp);
+    }
+    Ok(())
+}
+
+/// The records of one key seen on one side of the stream-stream join, oldest first.
+type Seen<T> = HashMap<String, VecDeque<(i64, T)>>;
+
+/// Writes the join of `event` and `region`.
+fn emit_joined(
+    sink: &SinkCollector,
+    partitions: i32,
+    key: &[u8],
+    event: &Event,
+    region: &Region,
+    timestamp: i64,
+) -> Result<(), Error> {
+    let out = serde_json::to_vec(&JoinOut::new(event, region))?;
+    sink.produce(murmur2_partition(key, partitions), key, &out, timestamp);
+    Ok(())
+}
+
+/// Remembers `value` seen at `t` for `key`, forgetting what is older than twice the window.
+fn remember<T>(seen: &mut Seen<T>, key: &str, t: i64, value: T) {
+    let records = match seen.get_mut(key) {
+        Some(records) => records,
+        None => seen.entry(key.to_owned()).or_default(),
+    };
+    while records.front().is_some_and(|(old, _)| *old < t - 2 * JOIN_WINDOW_MS) {
+        records.pop_front();
+    }
+    records.push_back((t, value));
+}
+
+/// The records of `key` in `seen` at most [`JOIN_WINDOW_MS`] from `t`, oldest first.
+fn in_window<'a, T>(seen: &'a Seen<T>, key: &str, t: i64) -> impl Iterator<Item = &'a (i64, T)> {
+    seen.get(key)
+        .into_iter()
+        .flatten()
+        .filter(move |(other, _)| (t - JOIN_WINDOW_MS..=t + JOIN_WINDOW_MS).contains(other))
+}
+
+/// Inner join of the events with the region updates of the same key at most
+/// [`JOIN_WINDOW_MS`] apart: the two streams are merged in timestamp order (an event before an
+/// update of the same timestamp), each record joins the other side's records seen so far in
+/// its window, oldest first, and the output carries the later of the two timestamps.
+#[inline(never)]
+fn stream_join(
+    batches: Vec<Vec<RawRecord>>,
+    updates: Vec<RawRecord>,
+    partitions: i32,
+    sink: &SinkCollector,
+) -> Result<(), Error> {
+    let mut events: Seen<Event> = HashMap::new();
+    let mut regions: Seen<Region> = HashMap::new();
+    let mut updates = updates.into_iter().peekable();
+    let on_update = |update: RawRecord, events: &Seen<Event>, regions: &mut Seen<Region>| -> Result<(), Error> {
+        let (key, value) = parts(&update)?;
+        let region: Region = serde_json::from_slice(value)?;
+        let (t, key_str) = (update.timestamp, std::str::from_utf8(key)?);
+        for (te, event) in in_window(events, key_str, t) {
+            emit_joined(sink, partitions, key, event, &region, t.max(*te))?;
+        }
+        remember(regions, key_str, t, region);
+        Ok(())
+    };
+    for record in each(batches) {
+        while let Some(update) = updates.next_if(|u| u.timestamp < record.timestamp) {
+            on_update(update, &events, &mut regions)?;
+        }
+        let (key, value) = parts(&record)?;
+        let event: Event = serde_json::from_slice(value)?;
+        let (t, key_str) = (record.timestamp, std::str::from_utf8(key)?);
+        for (tr, region) in in_window(&regions, key_str, t) {
+            emit_joined(sink, partitions, key, &event, region, t.max(*tr))?;
+        }
+        remember(&mut events, key_str, t, event);
+    }
+    for update in updates {
+        on_update(update, &events, &mut regions)?;
     }
     Ok(())
 }
