@@ -5,11 +5,12 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::grouped_table::TableRepartitionMapProcessor;
 use super::operators::{
     OptionSerde, PassThrough, Predicate, TableFilterProcessor, TableJoinOther, TableJoinThis, TableJoiner,
     TableMapValuesProcessor, TableToStreamProcessor,
 };
-use super::{lock, processor_factory, KStream, Named, Shared, ValueGetter};
+use super::{lock, processor_factory, Grouped, KGroupedTable, KStream, Named, Shared, ValueGetter};
 use crate::processor::{Change, Processor};
 use crate::serde::SharedSerde;
 use crate::topology::{NodeKind, TopicName};
@@ -26,6 +27,10 @@ pub struct KTable<K, V> {
     pub(crate) store: Option<String>,
     pub(crate) getter: ValueGetter<K, V>,
     pub(crate) send_old_values: Arc<AtomicBool>,
+    /// What must send old values for this table's changes to carry them: its own flag and,
+    /// through operators that keep no store (`filter`, `map_values`, joins, `suppress`), those
+    /// of the tables upstream (Kafka's `enableSendingOldValues(true)` walks up the same way).
+    pub(crate) old_value_flags: Vec<Arc<AtomicBool>>,
     pub(crate) source_topics: BTreeSet<TopicName>,
     /// The grace period of the windows upstream, for a table of windowed aggregates (what
     /// `suppress(until_window_closes)` needs to know when a window closes).
@@ -43,6 +48,7 @@ impl<K, V> Clone for KTable<K, V> {
             store: self.store.clone(),
             getter: self.getter.clone(),
             send_old_values: Arc::clone(&self.send_old_values),
+            old_value_flags: self.old_value_flags.clone(),
             source_topics: self.source_topics.clone(),
             window_grace: self.window_grace,
             _types: PhantomData,
@@ -69,11 +75,26 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             value_serde,
             store,
             getter,
+            old_value_flags: vec![Arc::clone(&send_old_values)],
             send_old_values,
             source_topics,
             window_grace: None,
             _types: PhantomData,
         }
+    }
+
+    /// Makes this table's changes carry their old values, switching them on upstream as far as
+    /// needed (Kafka's `enableSendingOldValues(true)`).
+    pub(crate) fn enable_sending_old_values(&self) {
+        for flag in &self.old_value_flags {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// This table, which keeps no store of its own, sends old values only when `upstream`
+    /// does: asking it to also asks `upstream`.
+    pub(crate) fn inherit_old_value_flags(&mut self, upstream: &[Arc<AtomicBool>]) {
+        self.old_value_flags.extend(upstream.iter().cloned());
     }
 
     /// The name of the store the table is materialized in, if it is.
@@ -129,6 +150,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             self.source_topics.clone(),
         );
         table.window_grace = self.window_grace;
+        table.inherit_old_value_flags(&self.old_value_flags);
         table
     }
 
@@ -201,6 +223,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             self.source_topics.clone(),
         );
         table.window_grace = self.window_grace;
+        table.inherit_old_value_flags(&self.old_value_flags);
         table
     }
 
@@ -261,10 +284,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         joiner: TableJoiner<V, VO, VR>,
     ) -> KTable<K, VR> {
         if joiner.this_outer() {
-            self.send_old_values.store(true, Ordering::Relaxed);
+            self.enable_sending_old_values();
         }
         if joiner.other_outer() {
-            other.send_old_values.store(true, Ordering::Relaxed);
+            other.enable_sending_old_values();
         }
         let send_old_values = Arc::new(AtomicBool::new(false));
         let mut b = lock(&self.builder);
@@ -332,7 +355,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
                     .map(|(value, timestamp)| crate::processor::ValueAndTimestamp { value, timestamp }))
             }),
         };
-        KTable::new(
+        let mut table = KTable::new(
             Arc::clone(&self.builder),
             merge,
             self.key_serde.clone(),
@@ -341,7 +364,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             getter,
             send_old_values,
             topics,
-        )
+        );
+        // The joined rows' old values are computed from both sides' old values.
+        table.inherit_old_value_flags(&self.old_value_flags);
+        table.inherit_old_value_flags(&other.old_value_flags);
+        table
     }
 
     /// The table's changes as a stream: each update's new value, `None` for deletes.
@@ -377,6 +404,70 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             false,
             self.source_topics.clone(),
         )
+    }
+
+    /// Groups the table's rows by a new key: `selector` maps each row to the `(key, value)` it
+    /// contributes to its group, for [`KGroupedTable`]'s `count`, `reduce` and `aggregate`.
+    /// The repartition topic needs the new key's and value's serdes, so a grouping without
+    /// them ([`group_by_with`](Self::group_by_with) gives them) fails to build.
+    pub fn group_by<K2: Clone + 'static, V2: Clone + 'static>(
+        &self,
+        selector: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
+    ) -> KGroupedTable<K2, V2> {
+        self.group_by_with(selector, Grouped::default())
+    }
+
+    /// [`group_by`](Self::group_by) with the serdes of the new key and value and, optionally, a
+    /// name for the selector node and the repartition topic (Kafka's `KTable.groupBy(selector,
+    /// Grouped)`).
+    ///
+    /// As in Kafka Streams (`KTableRepartitionMap`), every change of a row goes through a
+    /// repartition topic, carrying the row's old and new `(key, value)`: the old value is
+    /// subtracted from its group and the new one added to its group, in one record when the
+    /// group is the same, else in two (the subtraction first). A pair whose key or value is
+    /// null (an `Option` that is `None`) is left out. The table is made to send old values.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Grouped, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// // user -> region; count the users of each region.
+    /// builder
+    ///     .table::<String, String>("user-regions", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_with(|user, region| (region.clone(), user.clone()), Grouped::with(Serdes::string(), Serdes::string()))
+    ///     .count();
+    /// let description = builder.build()?.describe().to_string();
+    /// assert!(description.contains("Processor: KTABLE-SELECT-0000000003 (stores: [])"));
+    /// assert!(description.contains("(topic: KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition)"));
+    /// # Ok::<(), streams_core::StreamsError>(())
+    /// ```
+    pub fn group_by_with<K2: Clone + 'static, V2: Clone + 'static>(
+        &self,
+        selector: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
+        grouped: Grouped<K2, V2>,
+    ) -> KGroupedTable<K2, V2> {
+        let selector: Arc<dyn Fn(&K, &V) -> (K2, V2) + Send + Sync> = Arc::new(selector);
+        let (key_serde, value_serde) = (grouped.key_serde.clone(), grouped.value_serde.clone());
+        let mut b = lock(&self.builder);
+        let name = b.name_or(grouped.name.clone(), "KTABLE-SELECT-");
+        let node = b.add_node(
+            name,
+            NodeKind::Processor,
+            &[self.node],
+            Vec::new(),
+            processor_factory(move || {
+                Box::new(TableRepartitionMapProcessor {
+                    selector: Arc::clone(&selector),
+                    key_serde: key_serde.clone(),
+                    value_serde: value_serde.clone(),
+                }) as Box<dyn Processor<K, Change<V>, K2, Change<V2>>>
+            }),
+        );
+        drop(b);
+        // The selector sees both the old and the new row.
+        self.enable_sending_old_values();
+        KGroupedTable::new(Arc::clone(&self.builder), node, grouped)
     }
 }
 

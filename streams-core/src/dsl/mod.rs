@@ -1,4 +1,5 @@
-//! The typed DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], [`KGroupedStream`].
+//! The typed DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], [`KGroupedStream`],
+//! [`KGroupedTable`].
 //!
 //! Handles are cheap (a node id and a reference to the builder); each operation adds one node
 //! and returns a new handle typed by what flows out of it, so a pipeline that does not
@@ -21,6 +22,7 @@
 
 mod global;
 mod grouped;
+mod grouped_table;
 mod kstream;
 mod ktable;
 pub(crate) mod operators;
@@ -38,6 +40,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use global::GlobalKTable;
 pub use grouped::KGroupedStream;
+pub use grouped_table::KGroupedTable;
 pub use kstream::{BranchedKStream, Branches, KStream};
 pub use ktable::KTable;
 pub use options::{Branched, Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned, StreamJoined};

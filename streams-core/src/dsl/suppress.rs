@@ -173,6 +173,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
             self.source_topics.clone(),
         );
         table.window_grace = self.window_grace;
+        // The buffer forwards the old values it receives: asking it for old values asks the
+        // table upstream (as Kafka's `KTableSuppressProcessorSupplier` does).
+        table.inherit_old_value_flags(&self.old_value_flags);
         table
     }
 }
