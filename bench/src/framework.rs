@@ -62,10 +62,8 @@ pub fn topology(workload: Workload) -> Result<Topology, StreamsError> {
             })
             .to(OUTPUT_TOPIC, Produced::with(Serdes::string(), Serdes::json())),
         Workload::StreamJoin => {
-            let updates = builder.stream::<String, Region>(
-                REGION_UPDATES_TOPIC,
-                Consumed::with(Serdes::string(), Serdes::json()),
-            );
+            let updates = builder
+                .stream::<String, Region>(REGION_UPDATES_TOPIC, Consumed::with(Serdes::string(), Serdes::json()));
             let window = JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(JOIN_WINDOW_MS as u64))?;
             events
                 .join_stream(&updates, JoinOut::new, window)
@@ -172,7 +170,11 @@ fn drive(task: &mut Task, batches: Vec<Vec<RawRecord>>, commit_every: usize) -> 
 /// [`drive`] for a task with a second, fully buffered input: each batch is processed while
 /// both inputs have records; what is left is processed at the end.
 #[inline(never)]
-fn drive_two_inputs(task: &mut Task, batches: Vec<Vec<RawRecord>>, commit_every: usize) -> Result<Timing, StreamsError> {
+fn drive_two_inputs(
+    task: &mut Task,
+    batches: Vec<Vec<RawRecord>>,
+    commit_every: usize,
+) -> Result<Timing, StreamsError> {
     let start = Timer::start();
     let mut since_commit = 0;
     for batch in batches {

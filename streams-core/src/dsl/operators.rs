@@ -262,8 +262,10 @@ fn into_aggregate<V: 'static, VA: 'static>(value: V) -> Option<VA> {
         .and_then(Option::take)
 }
 
-/// The source of a table (Kafka's `KTableSource`): upserts or deletes the row, skips updates
-/// that change nothing, forwards the change. Updates with a null key are dropped and counted.
+/// The source of a table (Kafka's `KTableSource`): upserts or deletes the row and forwards the
+/// change, also when the value is the one already stored (as Kafka Streams since 2.8, which
+/// turned KIP-557's skipping of such updates off again); deleting a row that does not exist
+/// forwards nothing. Updates with a null key are dropped and counted.
 pub(crate) struct TableSourceProcessor<K, V> {
     pub(crate) store: String,
     pub(crate) send_old_values: Arc<AtomicBool>,
@@ -302,14 +304,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V
         }
         match &record.value {
             Some(value) => {
-                let (key_bytes, old_bytes, new_bytes) = store.encoded(&record.key, value, record.timestamp)?;
-                if let Some(old_bytes) = &old_bytes {
-                    let old_ts = old.as_ref().map_or(i64::MIN, |o| o.timestamp);
-                    if old_bytes.get(8..) == new_bytes.get(8..) && record.timestamp >= old_ts {
-                        return Ok(());
-                    }
-                }
-                store.put_encoded(&key_bytes, &new_bytes)?;
+                store.put(&record.key, value, record.timestamp)?;
             }
             None => {
                 if old.is_none() {

@@ -476,25 +476,6 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
             .collect()
     }
 
-    /// The stored bytes for `key` and the bytes `value` at `timestamp` would be stored as;
-    /// lets table sources skip idempotent updates as Kafka Streams does.
-    pub(crate) fn encoded(
-        &self,
-        key: &K,
-        value: &V,
-        timestamp: i64,
-    ) -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<u8>), StreamsError> {
-        let key_bytes = self.handle.key_bytes(key)?;
-        let old = self.store.get(&key_bytes)?;
-        let new = self.handle.value_bytes(value, timestamp)?;
-        Ok((key_bytes, old, new))
-    }
-
-    /// Writes already-encoded bytes.
-    pub(crate) fn put_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), StreamsError> {
-        Ok(self.store.put(key, value)?)
-    }
-
     /// [`get`](Self::get), leaving the stored bytes of `key` in `key_bytes` (replacing its
     /// content) for a following [`put_at_key_bytes`](Self::put_at_key_bytes).
     pub(crate) fn get_with_key_bytes(
