@@ -254,15 +254,17 @@ fn topology(workload: Workload, input: &str, table: &str, out: &str) -> Result<T
 }
 
 /// bench-peers' window workload: a tumbling 1 s event-time count per key, one output per window
-/// when it closes (no grace), keyed by the record key. App mode only: the hand-written loop of
-/// compare mode has no windows.
+/// when it closes (no grace), keyed by the record key. The window store's cache is off: the
+/// suppression buffer holds the counts until their window closes, and a cache in front of it
+/// would hold every update back until the next commit (`commit.interval.ms`, 30 s by default).
+/// App mode only: the hand-written loop of compare mode has no windows.
 fn window_topology(input: &str, out: &str) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
     builder
         .stream::<String, Input>(input, Consumed::with(Serdes::string(), Serdes::json::<Input>()))
         .group_by_key()
         .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(1))?)
-        .count()
+        .count_with(Materialized::as_("window-counts").with_caching_disabled())
         .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
         .to_stream()
         .flat_map(|windowed, count| {
