@@ -10,6 +10,7 @@ use crate::logging::LoggingKeyValueStore;
 use crate::memory::InMemoryKeyValueBytesStoreSupplier;
 use crate::metered::MeteredKeyValueStore;
 use crate::store::{ChangelogSink, KeyValueBytesStoreSupplier, KeyValueStore, RecordClock};
+use crate::versioned::VersionedBytesStoreSupplier;
 use crate::window::SegmentedBytesStoreSupplier;
 use crate::StateError;
 
@@ -124,7 +125,9 @@ impl KeyValueStoreBuilder {
         if let Some(sink) = sink {
             store = Box::new(LoggingKeyValueStore::new(store, sink, Arc::clone(&clock)));
         }
-        if self.cache_max_bytes > 0 {
+        // Versioned stores have no write cache, as in Kafka Streams: every put must reach the
+        // history in order.
+        if self.cache_max_bytes > 0 && self.supplier.history_retention().is_none() {
             store = Box::new(CachingKeyValueStore::new(store, self.cache_max_bytes, clock)?);
         }
         Ok(Box::new(MeteredKeyValueStore::new(store)))
@@ -158,6 +161,31 @@ impl Stores {
     #[cfg(feature = "rocksdb")]
     pub fn persistent_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
         Arc::new(crate::rocksdb::RocksDbKeyValueBytesStoreSupplier::new(name))
+    }
+
+    /// A supplier of in-memory versioned key-value stores keeping `history_retention` ms of
+    /// history (see [`crate::versioned`]).
+    pub fn in_memory_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(VersionedBytesStoreSupplier::new(
+            Stores::in_memory_key_value_store(name),
+            history_retention,
+        )?))
+    }
+
+    /// A supplier of persistent versioned key-value stores keeping `history_retention` ms of
+    /// history, in RocksDB (Kafka Streams' `Stores.persistentVersionedKeyValueStore`).
+    #[cfg(feature = "rocksdb")]
+    pub fn persistent_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, StateError> {
+        Ok(Arc::new(VersionedBytesStoreSupplier::new(
+            Stores::persistent_key_value_store(name),
+            history_retention,
+        )?))
     }
 
     /// A supplier of in-memory window stores (Kafka Streams' `Stores.inMemoryWindowStore`):

@@ -31,6 +31,7 @@ pub mod restore;
 pub mod rocksdb;
 pub mod shared;
 pub mod store;
+pub mod versioned;
 pub mod window;
 
 #[cfg(feature = "rocksdb")]
@@ -48,6 +49,9 @@ pub use shared::{SharedKeyValueStore, SharedStoreReader, SharedStoreWriter};
 pub use store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValue, KeyValueBytesStoreSupplier, KeyValueIterator,
     KeyValueStore, RecordClock, StateStore,
+};
+pub use versioned::{
+    PutOutcome, VersionedBytesStore, VersionedBytesStoreSupplier, VersionedKeyValueStore, VersionedRecord,
 };
 pub use window::{
     SegmentedBytesStore, SegmentedBytesStoreSupplier, SessionEntry, SessionStore, WindowEntry, WindowStore,

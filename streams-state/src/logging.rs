@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::store::{
     ChangelogRecord, ChangelogSink, FlushedEntry, KeyValueIterator, KeyValueStore, RecordClock, StateStore,
 };
+use crate::versioned::{split_timestamped, PutOutcome, VersionedKeyValueStore, VersionedRecord};
 use crate::window::{SessionEntry, SessionStore, WindowEntry, WindowStore};
 use crate::StateError;
 
@@ -43,6 +44,10 @@ impl LoggingKeyValueStore {
 
     fn log(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
         let timestamp = self.clock.timestamp();
+        self.log_at(key, value, timestamp)
+    }
+
+    fn log_at(&mut self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<(), StateError> {
         self.sink
             .send(key, value, timestamp)
             .map_err(|reason| StateError::Changelog {
@@ -84,11 +89,22 @@ impl KeyValueStore for LoggingKeyValueStore {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        if self.inner.as_versioned_store().is_some() {
+            let (timestamp, value) = split_timestamped(self.inner.name(), value)?;
+            return self.put_versioned(key, Some(value), timestamp).map(|_| ());
+        }
         self.inner.put(key, value)?;
         self.log(key, Some(value))
     }
 
     fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if self.inner.as_versioned_store().is_some() {
+            let existing = self.inner.get(key)?;
+            if existing.is_none() {
+                self.put(key, value)?;
+            }
+            return Ok(existing);
+        }
         let previous = self.inner.put_if_absent(key, value)?;
         if previous.is_none() {
             self.log(key, Some(value))?;
@@ -97,6 +113,12 @@ impl KeyValueStore for LoggingKeyValueStore {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(versioned) = self.inner.as_versioned_store() {
+            let at = versioned.observed_stream_time();
+            let previous = self.inner.get(key)?;
+            self.put_versioned(key, None, at)?;
+            return Ok(previous);
+        }
         let previous = self.inner.delete(key)?;
         self.log(key, None)?;
         Ok(previous)
@@ -148,6 +170,57 @@ impl KeyValueStore for LoggingKeyValueStore {
     fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
         self.inner.as_session_store()?;
         Some(self)
+    }
+
+    fn as_versioned_store(&self) -> Option<&dyn VersionedKeyValueStore> {
+        self.inner.as_versioned_store()?;
+        Some(self)
+    }
+
+    fn as_versioned_store_mut(&mut self) -> Option<&mut dyn VersionedKeyValueStore> {
+        self.inner.as_versioned_store()?;
+        Some(self)
+    }
+}
+
+/// Reads go to the wrapped versioned store; every put it applies is logged as Kafka Streams
+/// logs versioned stores: the key, the value (`None`: tombstone) and the version's timestamp.
+impl VersionedKeyValueStore for LoggingKeyValueStore {
+    fn put_versioned(&mut self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<PutOutcome, StateError> {
+        let not_versioned = self.not_windowed("versioned");
+        let outcome = self
+            .inner
+            .as_versioned_store_mut()
+            .ok_or(not_versioned)?
+            .put_versioned(key, value, timestamp)?;
+        if outcome != PutOutcome::NotPut {
+            self.log_at(key, value, timestamp)?;
+        }
+        Ok(outcome)
+    }
+
+    fn get_latest(&self, key: &[u8]) -> Result<Option<VersionedRecord>, StateError> {
+        self.inner
+            .as_versioned_store()
+            .ok_or_else(|| self.not_windowed("versioned"))?
+            .get_latest(key)
+    }
+
+    fn get_as_of(&self, key: &[u8], as_of: i64) -> Result<Option<VersionedRecord>, StateError> {
+        self.inner
+            .as_versioned_store()
+            .ok_or_else(|| self.not_windowed("versioned"))?
+            .get_as_of(key, as_of)
+    }
+
+    fn history_retention(&self) -> i64 {
+        self.inner.as_versioned_store().map_or(0, |v| v.history_retention())
+    }
+
+    fn observed_stream_time(&self) -> i64 {
+        self.inner
+            .as_versioned_store()
+            .map_or(i64::MIN, |v| v.observed_stream_time())
     }
 }
 

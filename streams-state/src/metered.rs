@@ -198,6 +198,14 @@ impl KeyValueStore for MeteredKeyValueStore {
         self.inner.as_session_store_mut()
     }
 
+    fn as_versioned_store(&self) -> Option<&dyn crate::versioned::VersionedKeyValueStore> {
+        self.inner.as_versioned_store()
+    }
+
+    fn as_versioned_store_mut(&mut self) -> Option<&mut dyn crate::versioned::VersionedKeyValueStore> {
+        self.inner.as_versioned_store_mut()
+    }
+
     fn metrics(&self) -> Option<StoreMetrics> {
         Some(StoreMetrics {
             gets: self.gets.get(),

@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use crate::versioned::VersionedKeyValueStore;
 use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
 
@@ -160,6 +161,17 @@ pub trait KeyValueStore: StateStore {
     fn as_session_store_mut(&mut self) -> Option<&mut dyn SessionStore> {
         None
     }
+
+    /// The versioned view of this stack, when its engine is a versioned store (see
+    /// [`crate::versioned`]); layers that keep the versioned API (logging) pass it through.
+    fn as_versioned_store(&self) -> Option<&dyn VersionedKeyValueStore> {
+        None
+    }
+
+    /// [`as_versioned_store`](Self::as_versioned_store), for writing.
+    fn as_versioned_store_mut(&mut self) -> Option<&mut dyn VersionedKeyValueStore> {
+        None
+    }
 }
 
 /// Where a logging layer sends each change: the store's changelog topic.
@@ -188,6 +200,12 @@ pub trait KeyValueBytesStoreSupplier: Send + Sync {
     /// The window or session store supplier this is, with its retention, window size and
     /// whether it retains duplicates; `None` for key-value suppliers.
     fn as_segmented(&self) -> Option<&crate::window::SegmentedBytesStoreSupplier> {
+        None
+    }
+
+    /// The history retention (ms) of the versioned stores it creates; `None` for suppliers of
+    /// plain key-value stores.
+    fn history_retention(&self) -> Option<i64> {
         None
     }
 }
