@@ -279,7 +279,26 @@ struct LagCheck<'c> {
     consumer: &'c BaseConsumer<ThreadContext>,
     probe: &'c BaseConsumer,
     positions: Option<Vec<(String, i32, i64)>>,
+    committed: Option<Vec<(String, i32, i64)>>,
     answers: Vec<(String, i32, bool)>,
+}
+
+/// The offsets in `tpl`, as (topic, partition, offset), leaving out special offsets.
+fn offsets_of(tpl: &TopicPartitionList) -> Vec<(String, i32, i64)> {
+    tpl.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn offset_in(offsets: &[(String, i32, i64)], topic: &str, partition: i32) -> Option<i64> {
+    offsets
+        .iter()
+        .find(|(t, p, _)| t == topic && *p == partition)
+        .map(|(_, _, o)| *o)
 }
 
 impl<'c> LagCheck<'c> {
@@ -288,6 +307,7 @@ impl<'c> LagCheck<'c> {
             consumer,
             probe,
             positions: None,
+            committed: None,
             answers: Vec::new(),
         }
     }
@@ -295,6 +315,7 @@ impl<'c> LagCheck<'c> {
     /// Forgets the positions and answers of the previous loop.
     fn next_loop(&mut self) {
         self.positions = None;
+        self.committed = None;
         self.answers.clear();
     }
 
@@ -303,27 +324,27 @@ impl<'c> LagCheck<'c> {
             return known;
         }
         let consumer = self.consumer;
-        let positions = self.positions.get_or_insert_with(|| {
-            consumer
-                .position()
-                .map(|tpl| {
-                    tpl.elements()
-                        .iter()
-                        .filter_map(|e| match e.offset() {
-                            Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-        let position = positions
-            .iter()
-            .find(|(t, p, _)| t == topic && *p == partition)
-            .map(|(_, _, o)| *o);
+        let positions = self
+            .positions
+            .get_or_insert_with(|| consumer.position().map(|tpl| offsets_of(&tpl)).unwrap_or_default());
+        let position = offset_in(positions, topic, partition);
         let result = match self.probe.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
-            // Nothing fetched yet: caught up only if the partition is empty.
-            Ok((low, high)) => position.map_or(high <= low, |p| p >= high),
+            Ok((low, high)) => match position {
+                Some(p) => p >= high,
+                // Nothing fetched yet: caught up if the partition is empty or the group's
+                // committed offset is already at its end (a restart with no new records there).
+                None => {
+                    high <= low || {
+                        let committed = self.committed.get_or_insert_with(|| {
+                            consumer
+                                .committed(Duration::from_secs(5))
+                                .map(|tpl| offsets_of(&tpl))
+                                .unwrap_or_default()
+                        });
+                        offset_in(committed, topic, partition).is_some_and(|c| c >= high)
+                    }
+                }
+            },
             Err(e) => {
                 tracing::debug!(topic, partition, error = %e, "watermark request failed; not waiting");
                 true
