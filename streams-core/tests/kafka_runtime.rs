@@ -451,3 +451,147 @@ fn headers_reach_the_output_and_records_without_headers_stay_without() {
         ]
     );
 }
+
+/// Clicks joined with a versioned table of regions, buffered for a grace period; the table's
+/// latest updates go to `region-updates`.
+fn versioned_join() -> Topology {
+    let builder = StreamsBuilder::new();
+    let regions = builder.table_with(
+        "regions",
+        Consumed::<String, String>::with(Serdes::string(), Serdes::string()),
+        Materialized::as_versioned("regions", Duration::from_millis(100)),
+    );
+    builder
+        .stream(
+            "clicks",
+            Consumed::<String, String>::with(Serdes::string(), Serdes::string()),
+        )
+        .join_with(
+            &regions,
+            |click: &String, region: &String| format!("{click}@{region}"),
+            streams_core::dsl::Joined::as_("clicks-join").with_grace_period(Duration::from_millis(100)),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    regions.to_stream().to(
+        "region-updates",
+        Produced::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+    );
+    builder.build().expect("topology")
+}
+
+fn text_records(records: &[(&str, &str, i64)]) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64)> {
+    records
+        .iter()
+        .map(|&(k, v, ts)| (Some(k.as_bytes().to_vec()), Some(v.as_bytes().to_vec()), ts))
+        .collect()
+}
+
+fn text_output(records: Vec<streams_core::kafka::embedded::ConsumedRecord>) -> Vec<(String, String, i64)> {
+    records
+        .into_iter()
+        .map(|r| {
+            let text = |b: Option<Vec<u8>>| String::from_utf8(b.unwrap_or_default()).expect("utf-8");
+            (text(r.key), text(r.value), r.timestamp)
+        })
+        .collect()
+}
+
+/// A versioned table and a join buffer on the Kafka runtime (RocksDB stores, changelogs): each
+/// click joins the region valid at its timestamp, also after an out-of-order update; after the
+/// state directory is lost, the history restored from the versioned changelog still answers.
+/// The restarted task has new records on one input only: it must not wait for the other
+/// (whose committed offset is at its end) before processing.
+#[test]
+fn a_versioned_stream_table_join_restores_its_history_on_kafka() {
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    for topic in ["regions", "clicks", "out", "region-updates"] {
+        kafka.create_topic(topic, 1).expect("topic");
+    }
+    let topics = versioned_join()
+        .internal_topics("versioned", &|_| Some(1))
+        .expect("internal topics");
+    assert_eq!(
+        topics
+            .iter()
+            .map(|t| (t.name.as_str(), t.kind.topic_config()))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "versioned-regions-changelog",
+                vec![
+                    ("cleanup.policy", "compact".to_owned()),
+                    ("min.compaction.lag.ms", "86400100".to_owned())
+                ]
+            ),
+            (
+                "versioned-clicks-join-Buffer-changelog",
+                vec![("cleanup.policy", "compact".to_owned())]
+            ),
+        ]
+    );
+    kafka
+        .produce(
+            "regions",
+            text_records(&[
+                ("alice", "eu", 10),
+                ("alice", "us", 30),
+                ("alice", "apac", 20),
+                ("bob", "eu", 40),
+            ]),
+        )
+        .expect("produce");
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut streams =
+            KafkaStreams::new(versioned_join(), config(&kafka, "versioned", dir.path())).expect("streams");
+        streams.start_with(&kafka.topic_creator()).expect("start");
+        // The out-of-order update is not forwarded: three updates, then every region was read.
+        let updates = kafka
+            .consume("region-updates", 3, Duration::from_secs(60))
+            .expect("consume");
+        assert_eq!(
+            text_output(updates),
+            vec![
+                ("alice".into(), "eu".into(), 10),
+                ("alice".into(), "us".into(), 30),
+                ("bob".into(), "eu".into(), 40)
+            ]
+        );
+        kafka
+            .produce(
+                "clicks",
+                text_records(&[
+                    ("alice", "c1", 25),
+                    ("alice", "c2", 15),
+                    ("alice", "c3", 35),
+                    ("bob", "flush", 1_000),
+                ]),
+            )
+            .expect("produce");
+        let joined = kafka.consume("out", 3, Duration::from_secs(60)).expect("consume");
+        assert_eq!(
+            text_output(joined),
+            vec![
+                ("alice".into(), "c2@eu".into(), 15),
+                ("alice".into(), "c1@apac".into(), 25),
+                ("alice".into(), "c3@us".into(), 35)
+            ]
+        );
+        assert!(streams.close(Duration::from_secs(30)));
+    }
+    // A new instance without the state directory: the table's history comes back from its
+    // changelog, the waiting flush click from the buffer's; a click later than the grace
+    // period joins at once, as of its timestamp.
+    kafka
+        .produce("clicks", text_records(&[("alice", "c4", 27)]))
+        .expect("produce");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut streams = KafkaStreams::new(versioned_join(), config(&kafka, "versioned", dir.path())).expect("streams");
+    streams.start_with(&kafka.topic_creator()).expect("start");
+    let joined = kafka.consume("out", 4, Duration::from_secs(60)).expect("consume");
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(
+        text_output(joined).last(),
+        Some(&("alice".into(), "c4@apac".into(), 27))
+    );
+}

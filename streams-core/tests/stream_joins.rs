@@ -897,3 +897,35 @@ mod nested_loop {
         }
     }
 }
+
+/// The join's window stores get Kafka Streams' windowed changelog config (compacted and
+/// deleted after the store's retention, `before + after + grace`, plus a day); the outer
+/// join's shared store is a key-value store with a compacted changelog.
+#[test]
+fn join_changelogs_are_windowed_topics() -> Result<(), StreamsError> {
+    use streams_core::topology::InternalTopicKind;
+    let windows = JoinWindows::of_time_difference_and_grace(ms(10), ms(5))?;
+    let topics = topology(Variant::Outer, windows)?.internal_topics("test-app", &|_| Some(1))?;
+    let kinds: Vec<(String, InternalTopicKind)> = topics.into_iter().map(|t| (t.name, t.kind)).collect();
+    let windowed = InternalTopicKind::WindowedChangelog { retention_ms: 25 };
+    assert_eq!(
+        kinds,
+        vec![
+            (s("test-app-KSTREAM-OUTERTHIS-0000000004-store-changelog"), windowed),
+            (s("test-app-KSTREAM-OUTEROTHER-0000000005-store-changelog"), windowed),
+            (
+                s("test-app-KSTREAM-OUTERSHARED-0000000004-store-changelog"),
+                InternalTopicKind::Changelog
+            ),
+        ]
+    );
+    assert_eq!(
+        windowed.topic_config(),
+        vec![("cleanup.policy", s("compact,delete")), ("retention.ms", s("86400025"))]
+    );
+    Ok(())
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}

@@ -88,6 +88,7 @@ impl StreamsBuilder {
             store: processor_store.clone(),
             send_old_values: Arc::new(AtomicBool::new(false)),
             handle: None,
+            versioned: None,
             cached: false,
         };
         b.add_store(StoreSpec {

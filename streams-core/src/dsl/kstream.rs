@@ -5,12 +5,12 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::operators::{
-    BranchProcessor, FilterProcessor, FlatMapProcessor, MapProcessor, PassThrough, PeekProcessor, Predicate,
-    StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
+    BranchProcessor, FilterProcessor, FlatMapProcessor, JoinBuffer, MapProcessor, PassThrough, PeekProcessor,
+    Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
 };
 use super::{
     lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, GlobalKTable, Grouped, Joined,
-    KGroupedStream, KTable, Named, Produced, Repartitioned, Shared,
+    KGroupedStream, KTable, Named, Produced, Repartitioned, Shared, StoreSpec,
 };
 use crate::internals::partitioner::StreamPartitioner;
 use crate::processor::{Processor, Record};
@@ -844,16 +844,66 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             self.clone()
         };
         let getter = table.getter.clone();
-        let stores = getter.stores.clone();
-        let node = stream.add(
-            joined.name.map(Named),
-            if left { "KSTREAM-LEFTJOIN-" } else { "KSTREAM-JOIN-" },
-            stores,
-            move || StreamTableJoinProcessor {
-                getter: getter.clone(),
-                joiner: joiner.clone(),
-            },
-        );
+        let mut stores = getter.stores.clone();
+        let name = lock(&self.builder).name_or(joined.name, if left { "KSTREAM-LEFTJOIN-" } else { "KSTREAM-JOIN-" });
+        let buffer = match joined.grace_period {
+            None => None,
+            Some(grace) => {
+                let store = format!("{name}-Buffer");
+                let key_serde = joined.key_serde.clone().or_else(|| stream.key_serde.clone());
+                let value_serde = joined.value_serde.clone().or_else(|| stream.value_serde.clone());
+                let mut b = lock(&self.builder);
+                match &getter.versioned {
+                    None => b.error(format!(
+                        "`{name}`: the table must be versioned to use a grace period in a stream-table join \
+                         (materialize it with `Materialized::as_versioned`)"
+                    )),
+                    Some(v) if v.history_retention < grace => b.error(format!(
+                        "`{name}`: the table's history retention ({} ms) must be at least the join's grace period ({grace} ms)",
+                        v.history_retention
+                    )),
+                    Some(_) => {}
+                }
+                match (key_serde, value_serde) {
+                    (Some(key_serde), Some(value_serde)) => {
+                        b.add_store(StoreSpec::<Vec<u8>, Vec<u8>> {
+                            name: store.clone(),
+                            engine: crate::topology::StoreEngine::Default,
+                            key_serde: Arc::new(crate::serde::BytesSerde),
+                            value_serde: Arc::new(crate::serde::BytesSerde),
+                            timestamped: false,
+                            logging: true,
+                            caching: false,
+                            forwarder: None,
+                        });
+                        stores.push(store.clone());
+                        Some((store, grace, key_serde, value_serde))
+                    }
+                    _ => {
+                        b.error(format!(
+                            "`{name}`: a stream-table join with a grace period buffers stream records and needs the \
+                             stream's key and value serdes; give them with `Joined::with`"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        let node = stream.add(Some(Named(name)), "", stores, move || StreamTableJoinProcessor {
+            getter: getter.clone(),
+            joiner: joiner.clone(),
+            buffer: buffer
+                .as_ref()
+                .map(|(store, grace, key_serde, value_serde)| JoinBuffer {
+                    store: store.clone(),
+                    grace: *grace,
+                    key_serde: Arc::clone(key_serde),
+                    value_serde: Arc::clone(value_serde),
+                    handle: None,
+                    observed_stream_time: i64::MIN,
+                    next_seq: 0,
+                }),
+        });
         let mut group: BTreeSet<TopicName> = stream.source_topics.clone();
         group.extend(table.source_topics.iter().cloned());
         lock(&self.builder).copartition_groups.push(group.clone());

@@ -132,9 +132,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             send_old_values: Arc::clone(&flag),
         });
         let parent = self.getter.clone();
+        let versioned_predicate = Arc::clone(&predicate);
         let getter = ValueGetter {
             stores: parent.stores.clone(),
             null_key: Arc::clone(&parent.null_key),
+            versioned: parent.versioned.as_ref().map(|v| {
+                v.map(move |key, row| Some(row).filter(|row| versioned_predicate(key, &row.value) == keep_if))
+            }),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.filter(|row| predicate(key, &row.value) == keep_if))
             }),
@@ -202,9 +206,18 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             mapper: Arc::clone(&processor_mapper),
         });
         let parent = self.getter.clone();
+        let versioned_mapper = Arc::clone(&mapper);
         let getter = ValueGetter {
             stores: parent.stores.clone(),
             null_key: Arc::clone(&parent.null_key),
+            versioned: parent.versioned.as_ref().map(|v| {
+                v.map(move |key, row| {
+                    Some(crate::processor::ValueAndTimestamp {
+                        value: versioned_mapper(key, row.value),
+                        timestamp: row.timestamp,
+                    })
+                })
+            }),
             get: Arc::new(move |env, key: &K| {
                 Ok((parent.get)(env, key)?.map(|row| crate::processor::ValueAndTimestamp {
                     value: mapper(key, row.value),
@@ -341,6 +354,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let getter = ValueGetter {
             stores,
             null_key: Arc::clone(&this_getter.null_key),
+            versioned: None,
             get: Arc::new(move |env, key: &K| {
                 let this = (this_getter.get)(env, key)?;
                 let other = (other_getter.get)(env, key)?;

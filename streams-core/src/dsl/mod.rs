@@ -69,6 +69,8 @@ pub(crate) struct ValueGetter<K, V> {
     /// Whether a key is null on the wire; the table has no row for it and joins treat it as
     /// Kafka Streams treats null keys.
     pub(crate) null_key: Arc<dyn Fn(&K) -> bool + Send + Sync>,
+    /// Lookups as of a time, when the table is versioned.
+    pub(crate) versioned: Option<VersionedGetter<K, V>>,
 }
 
 impl<K, V> Clone for ValueGetter<K, V> {
@@ -77,6 +79,42 @@ impl<K, V> Clone for ValueGetter<K, V> {
             stores: self.stores.clone(),
             get: Arc::clone(&self.get),
             null_key: Arc::clone(&self.null_key),
+            versioned: self.versioned.clone(),
+        }
+    }
+}
+
+/// Reads a versioned table's row for a key as of a time.
+pub(crate) type AsOfGet<K, V> =
+    Arc<dyn Fn(&mut Env, &K, i64) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> + Send + Sync>;
+
+/// How a versioned table answers lookups as of a time.
+pub(crate) struct VersionedGetter<K, V> {
+    /// The history retention of the table's store (ms).
+    pub(crate) history_retention: i64,
+    pub(crate) get_as_of: AsOfGet<K, V>,
+}
+
+impl<K, V> Clone for VersionedGetter<K, V> {
+    fn clone(&self) -> Self {
+        VersionedGetter {
+            history_retention: self.history_retention,
+            get_as_of: Arc::clone(&self.get_as_of),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> VersionedGetter<K, V> {
+    /// The same lookups with each row passed through `map` (for tables derived without a
+    /// store of their own: `filter`, `map_values`).
+    pub(crate) fn map<V2: 'static>(
+        &self,
+        map: impl Fn(&K, ValueAndTimestamp<V>) -> Option<ValueAndTimestamp<V2>> + Send + Sync + 'static,
+    ) -> VersionedGetter<K, V2> {
+        let parent = Arc::clone(&self.get_as_of);
+        VersionedGetter {
+            history_retention: self.history_retention,
+            get_as_of: Arc::new(move |env, key, as_of| Ok(parent(env, key, as_of)?.and_then(|row| map(key, row)))),
         }
     }
 }
@@ -89,6 +127,7 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> {
         let null_serde = Arc::clone(&key_serde);
         ValueGetter {
             stores: vec![store.to_owned()],
+            versioned: None,
             null_key: Arc::new(move |key: &K| matches!(null_serde.serialize_nullable(key), Ok(None))),
             get: Arc::new(move |env: &mut Env, key: &K| {
                 let err = |source| StreamsError::Serialization {
@@ -110,6 +149,46 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> {
                     .transpose()
             }),
         }
+    }
+}
+
+impl<K: 'static, V: 'static> ValueGetter<K, V> {
+    /// [`from_store`](Self::from_store) for a versioned store keeping `history_retention` ms:
+    /// latest rows as there, and rows as of a time.
+    pub(crate) fn from_versioned_store(
+        store: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        history_retention: i64,
+    ) -> Self {
+        let mut getter = Self::from_store(store, Arc::clone(&key_serde), Arc::clone(&value_serde));
+        let lookup: Arc<str> = Arc::from(store);
+        getter.versioned = Some(VersionedGetter {
+            history_retention,
+            get_as_of: Arc::new(move |env: &mut Env, key: &K, as_of: i64| {
+                let err = |source| StreamsError::Serialization {
+                    context: lookup.to_string(),
+                    source,
+                };
+                let not_versioned = || StreamsError::StoreAccess {
+                    store: lookup.to_string(),
+                    reason: "the table's store is not versioned in this task".into(),
+                };
+                let slot = env.stores.iter().find(|s| s.name == lookup).ok_or_else(not_versioned)?;
+                let versions = slot.store.as_versioned_store().ok_or_else(not_versioned)?;
+                let key = key_serde.serialize(key).map_err(err)?;
+                versions
+                    .get_as_of(&key, as_of)?
+                    .map(|r| {
+                        Ok(ValueAndTimestamp {
+                            value: value_serde.deserialize(&r.value).map_err(err)?,
+                            timestamp: r.timestamp,
+                        })
+                    })
+                    .transpose()
+            }),
+        });
+        getter
     }
 }
 
@@ -206,7 +285,12 @@ impl BuilderInner {
                 Arc::clone(send_old_values),
             )),
         });
-        ValueGetter::from_store(store, Arc::clone(key_serde), Arc::clone(value_serde))
+        match materialized.history_retention() {
+            Some(history) => {
+                ValueGetter::from_versioned_store(store, Arc::clone(key_serde), Arc::clone(value_serde), history)
+            }
+            None => ValueGetter::from_store(store, Arc::clone(key_serde), Arc::clone(value_serde)),
+        }
     }
 
     /// Records a problem `build()` will report.
@@ -424,6 +508,7 @@ impl StreamsBuilder {
                     store: processor_store.clone(),
                     send_old_values: Arc::clone(&flag),
                     handle: None,
+                    versioned: None,
                     cached: false,
                 })
             }),

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::processor::{
-    Change, Processor, ProcessorContext, Record, TimestampedKeyValueStoreHandle, ValueAndTimestamp,
+    Change, KeyValueStoreHandle, Processor, ProcessorContext, Record, TimestampedKeyValueStoreHandle,
+    ValueAndTimestamp, VersionedKeyValueStoreHandle,
 };
 use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::StreamsError;
@@ -266,15 +267,79 @@ fn into_aggregate<V: 'static, VA: 'static>(value: V) -> Option<VA> {
 /// change, also when the value is the one already stored (as Kafka Streams since 2.8, which
 /// turned KIP-557's skipping of such updates off again); deleting a row that does not exist
 /// forwards nothing. Updates with a null key are dropped and counted.
+///
+/// On a versioned store, every update goes into the row's history at its own timestamp; only
+/// updates that become the row's latest version are forwarded: an out-of-order update (older
+/// than the latest) is kept for lookups as of its time, and an update older than the history
+/// retention is dropped and counted.
 pub(crate) struct TableSourceProcessor<K, V> {
     pub(crate) store: String,
     pub(crate) send_old_values: Arc<AtomicBool>,
     pub(crate) handle: Option<TimestampedKeyValueStoreHandle<K, V>>,
+    pub(crate) versioned: Option<VersionedKeyValueStoreHandle<K, V>>,
     pub(crate) cached: bool,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> TableSourceProcessor<K, V> {
+    fn forward_change(
+        &self,
+        record: Record<K, Option<V>>,
+        old: Option<V>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<(), StreamsError> {
+        let old_value = if self.send_old_values.load(Ordering::Relaxed) {
+            old
+        } else {
+            None
+        };
+        ctx.forward(Record {
+            key: record.key,
+            value: Change::new(record.value, old_value),
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+
+    fn process_versioned(
+        &self,
+        handle: &VersionedKeyValueStoreHandle<K, V>,
+        record: Record<K, Option<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<(), StreamsError> {
+        let mut store = ctx.versioned(handle);
+        let old = store.get(&record.key)?.map(|o| o.value);
+        match store.put(&record.key, record.value.as_ref(), record.timestamp)? {
+            streams_state::PutOutcome::Latest => {}
+            streams_state::PutOutcome::ValidTo(valid_to) => {
+                tracing::debug!(
+                    store = %self.store,
+                    "out-of-order table update at {} kept in the history until {valid_to}, not forwarded",
+                    record.timestamp
+                );
+                return Ok(());
+            }
+            streams_state::PutOutcome::NotPut => {
+                tracing::warn!(
+                    store = %self.store,
+                    "dropping a table update at {}: older than the store's history retention",
+                    record.timestamp
+                );
+                ctx.record_dropped();
+                return Ok(());
+            }
+        }
+        if record.value.is_none() && old.is_none() {
+            return Ok(());
+        }
+        self.forward_change(record, old, ctx)
+    }
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V>> for TableSourceProcessor<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<(), StreamsError> {
+        if ctx.is_versioned_store(&self.store)? {
+            self.versioned = Some(ctx.versioned_key_value_store::<K, V>(&self.store)?);
+        }
         let handle = ctx.timestamped_key_value_store::<K, V>(&self.store)?;
         self.cached = ctx.caching_enabled(&handle);
         self.handle = Some(handle);
@@ -295,6 +360,9 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V
             ctx.record_dropped();
             return Ok(());
         }
+        if let Some(versioned) = &self.versioned {
+            return self.process_versioned(versioned, record, ctx);
+        }
         let mut store = ctx.timestamped_kv(handle);
         let old = store.get(&record.key)?;
         if let Some(old) = &old {
@@ -314,17 +382,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, Option<V>, K, Change<V
             }
         }
         if !self.cached {
-            let old_value = if self.send_old_values.load(Ordering::Relaxed) {
-                old.map(|o| o.value)
-            } else {
-                None
-            };
-            ctx.forward(Record {
-                key: record.key,
-                value: Change::new(record.value, old_value),
-                timestamp: record.timestamp,
-                headers: record.headers,
-            })?;
+            self.forward_change(record, old.map(|o| o.value), ctx)?;
         }
         Ok(())
     }
@@ -421,9 +479,124 @@ impl<V, VT, VR> Clone for StreamTableJoiner<V, VT, VR> {
     }
 }
 
+/// A stream-table join (Kafka's `KStreamKTableJoinProcessor`). Against a versioned table each
+/// record meets the row as of its own timestamp; with a grace period, records wait in a
+/// time-ordered buffer until the stream time passes their timestamp plus the grace period.
 pub(crate) struct StreamTableJoinProcessor<K, V, VT, VR> {
     pub(crate) getter: ValueGetter<K, VT>,
     pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
+    pub(crate) buffer: Option<JoinBuffer<K, V>>,
+}
+
+/// The grace-period buffer of a stream-table join (Kafka's time-ordered key-value buffer):
+/// records in a key-value store under `timestamp (8 bytes, order-preserving) ++ sequence
+/// number (8 bytes BE)`, so that the store's key order is arrival order within timestamp
+/// order.
+pub(crate) struct JoinBuffer<K, V> {
+    pub(crate) store: String,
+    pub(crate) grace: i64,
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<V>,
+    pub(crate) handle: Option<KeyValueStoreHandle<Vec<u8>, Vec<u8>>>,
+    pub(crate) observed_stream_time: i64,
+    pub(crate) next_seq: u64,
+}
+
+fn ordered_time(ts: i64) -> [u8; 8] {
+    ((ts as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+impl<K: 'static, V: 'static> JoinBuffer<K, V> {
+    fn corrupt(&self) -> StreamsError {
+        StreamsError::StoreAccess {
+            store: self.store.clone(),
+            reason: "a buffered record is not in the join buffer's layout".into(),
+        }
+    }
+
+    fn serde_error(&self, source: SerdeError) -> StreamsError {
+        StreamsError::Serialization {
+            context: self.store.clone(),
+            source,
+        }
+    }
+
+    /// `nullable key ++ value ++ headers`, each length-prefixed.
+    fn encode(&self, record: &Record<K, V>) -> Result<Vec<u8>, StreamsError> {
+        fn put(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+            match bytes {
+                Some(b) => {
+                    out.push(1);
+                    out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
+                    out.extend_from_slice(b);
+                }
+                None => out.push(0),
+            }
+        }
+        let key = self
+            .key_serde
+            .serialize_nullable(&record.key)
+            .map_err(|e| self.serde_error(e))?;
+        let value = self
+            .value_serde
+            .serialize(&record.value)
+            .map_err(|e| self.serde_error(e))?;
+        let mut out = Vec::with_capacity(16 + value.len());
+        out.extend_from_slice(&record.timestamp.to_be_bytes());
+        put(&mut out, key.as_deref());
+        put(&mut out, Some(&value));
+        out.extend_from_slice(&u32::try_from(record.headers.len()).unwrap_or(u32::MAX).to_be_bytes());
+        for header in record.headers.iter() {
+            put(&mut out, Some(header.key.as_bytes()));
+            put(&mut out, header.value.as_deref());
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Record<K, V>, StreamsError> {
+        fn take<'a>(rest: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+            let (&flag, after) = rest.split_first()?;
+            if flag == 0 {
+                *rest = after;
+                return Some(None);
+            }
+            let (len, after) = after.split_at_checked(4)?;
+            let len = usize::try_from(u32::from_be_bytes(len.try_into().ok()?)).ok()?;
+            let (b, after) = after.split_at_checked(len)?;
+            *rest = after;
+            Some(Some(b))
+        }
+        let parse = || -> Option<(i64, Option<&[u8]>, &[u8], crate::processor::Headers)> {
+            let (ts, mut rest) = bytes.split_at_checked(8)?;
+            let timestamp = i64::from_be_bytes(ts.try_into().ok()?);
+            let key = take(&mut rest)?;
+            let value = take(&mut rest)??;
+            let (count, after) = rest.split_at_checked(4)?;
+            rest = after;
+            let mut headers = crate::processor::Headers::new();
+            for _ in 0..u32::from_be_bytes(count.try_into().ok()?) {
+                let name = String::from_utf8(take(&mut rest)??.to_vec()).ok()?;
+                match take(&mut rest)? {
+                    Some(v) => headers.add(name, v.to_vec()),
+                    None => headers.add_null(name),
+                };
+            }
+            Some((timestamp, key, value, headers))
+        };
+        let (timestamp, key, value, headers) = parse().ok_or_else(|| self.corrupt())?;
+        let key = match key {
+            Some(k) => self.key_serde.deserialize(k),
+            None => self.key_serde.deserialize_null(),
+        }
+        .map_err(|e| self.serde_error(e))?;
+        let value = self.value_serde.deserialize(value).map_err(|e| self.serde_error(e))?;
+        Ok(Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        })
+    }
 }
 
 impl<V, VT, VR> StreamTableJoiner<V, VT, VR> {
@@ -455,6 +628,27 @@ impl<V, VT, VR> StreamTableJoiner<V, VT, VR> {
     }
 }
 
+impl<K, V, VT, VR> StreamTableJoinProcessor<K, V, VT, VR>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VT: 'static,
+    VR: Clone + 'static,
+{
+    /// Joins `record` with the table's row: the latest one, or, for a versioned table, the one
+    /// valid at the record's timestamp.
+    fn join_now(&self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        if (self.getter.null_key)(&record.key) {
+            return self.joiner.join(record, true, None, ctx);
+        }
+        let row = match &self.getter.versioned {
+            Some(versioned) => (versioned.get_as_of)(ctx.env_mut(), &record.key, record.timestamp)?,
+            None => (self.getter.get)(ctx.env_mut(), &record.key)?,
+        };
+        self.joiner.join(record, false, row, ctx)
+    }
+}
+
 impl<K, V, VT, VR> Processor<K, V, K, VR> for StreamTableJoinProcessor<K, V, VT, VR>
 where
     K: Clone + 'static,
@@ -462,12 +656,78 @@ where
     VT: 'static,
     VR: Clone + 'static,
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        let Some(buffer) = &mut self.buffer else {
+            return Ok(());
+        };
+        let handle = ctx.key_value_store::<Vec<u8>, Vec<u8>>(&buffer.store)?;
+        // After a restart the buffer holds what was not yet joined: continue its sequence
+        // numbers, and its stream time from the newest record held.
+        let held = ctx.kv(&handle).all()?;
+        for (key, value) in &held {
+            let seq = key.get(8..16).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes);
+            let ts = value.get(..8).and_then(|t| t.try_into().ok()).map(i64::from_be_bytes);
+            let (Some(seq), Some(ts)) = (seq, ts) else {
+                return Err(buffer.corrupt());
+            };
+            buffer.next_seq = buffer.next_seq.max(seq + 1);
+            buffer.observed_stream_time = buffer.observed_stream_time.max(ts);
+        }
+        buffer.handle = Some(handle);
+        Ok(())
+    }
+
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
-        if (self.getter.null_key)(&record.key) {
+        if self.buffer.is_none() {
+            return self.join_now(record, ctx);
+        }
+        if matches!(self.joiner, StreamTableJoiner::Inner(_)) && (self.getter.null_key)(&record.key) {
+            // Dropped (and counted) before buffering, as Kafka Streams does.
             return self.joiner.join(record, true, None, ctx);
         }
-        let row = (self.getter.get)(ctx.env_mut(), &record.key)?;
-        self.joiner.join(record, false, row, ctx)
+        let ready = match &mut self.buffer {
+            Some(buffer) => buffer.admit(record, ctx)?,
+            None => vec![record],
+        };
+        for record in ready {
+            self.join_now(record, ctx)?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: 'static, V: 'static> JoinBuffer<K, V> {
+    /// Takes `record` in and returns, in timestamp order, the records due for joining: those at
+    /// or before the stream time minus the grace period (`record` itself at once when it is
+    /// already that late).
+    fn admit<KOut, VOut>(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, KOut, VOut>,
+    ) -> Result<Vec<Record<K, V>>, StreamsError> {
+        self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
+        let horizon = self.observed_stream_time.saturating_sub(self.grace);
+        if record.timestamp < horizon {
+            return Ok(vec![record]);
+        }
+        let handle = self
+            .handle
+            .as_ref()
+            .ok_or_else(|| StreamsError::Internal("join buffer used before init".into()))?;
+        let mut key = ordered_time(record.timestamp).to_vec();
+        key.extend_from_slice(&self.next_seq.to_be_bytes());
+        self.next_seq += 1;
+        let encoded = self.encode(&record)?;
+        ctx.kv(handle).put(&key, &encoded)?;
+        let mut upto = ordered_time(horizon).to_vec();
+        upto.extend_from_slice(&u64::MAX.to_be_bytes());
+        let due = ctx.kv(handle).range(&Vec::new(), &upto)?;
+        let mut ready = Vec::with_capacity(due.len());
+        for (key, encoded) in due {
+            ctx.kv(handle).delete(&key)?;
+            ready.push(self.decode(&encoded)?);
+        }
+        Ok(ready)
     }
 }
 

@@ -147,6 +147,7 @@ pub struct Materialized<K, V> {
     pub(crate) logging: bool,
     pub(crate) caching: bool,
     pub(crate) retention: Option<std::time::Duration>,
+    pub(crate) history_retention: Option<i64>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -160,6 +161,7 @@ impl<K, V> Default for Materialized<K, V> {
             logging: true,
             caching: true,
             retention: None,
+            history_retention: None,
         }
     }
 }
@@ -189,6 +191,42 @@ impl<K, V> Materialized<K, V> {
         }
     }
 
+    /// A *versioned* store called `name` that keeps every row's older values for
+    /// `history_retention` (Kafka's `Materialized.as(Stores.persistentVersionedKeyValueStore(name,
+    /// history))`), on the engine `default.dsl.store` or [`with_store_type`](Self::with_store_type)
+    /// names. See [`streams_state::versioned`] for the store's semantics.
+    ///
+    /// A table read into a versioned store (`StreamsBuilder::table_with`) applies out-of-order
+    /// updates (older than the row's latest) to the row's history only, and does not forward
+    /// them; updates older than the history retention are dropped. A stream-table join with
+    /// such a table joins each stream record with the row *as of the record's timestamp*, and
+    /// can buffer stream records for a grace period
+    /// ([`Joined::with_grace_period`]). Versioned stores have no write cache.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::Materialized;
+    ///
+    /// let regions = Materialized::<String, String>::as_versioned("regions", Duration::from_secs(600));
+    /// # let _ = regions;
+    /// ```
+    pub fn as_versioned(name: impl Into<String>, history_retention: std::time::Duration) -> Self {
+        Materialized {
+            name: Some(name.into()),
+            caching: false,
+            history_retention: Some(i64::try_from(history_retention.as_millis()).unwrap_or(i64::MAX)),
+            ..Self::default()
+        }
+    }
+
+    /// The history retention (ms) of the store, when it is versioned.
+    pub(crate) fn history_retention(&self) -> Option<i64> {
+        match &self.supplier {
+            Some(supplier) => supplier.history_retention(),
+            None => self.history_retention,
+        }
+    }
+
     /// A store of engine type `store_type` whatever `default.dsl.store` says (Kafka's
     /// `Materialized.withStoreType`). A supplier given with [`as_supplier`](Self::as_supplier)
     /// takes precedence.
@@ -209,6 +247,14 @@ impl<K, V> Materialized<K, V> {
     pub(crate) fn engine(&self) -> StoreEngine {
         match (&self.supplier, self.store_type) {
             (Some(supplier), _) => StoreEngine::Supplier(Arc::clone(supplier)),
+            (None, store_type) if self.history_retention.is_some() => {
+                let name = self.name.clone().unwrap_or_default();
+                let history = self.history_retention.unwrap_or_default();
+                StoreEngine::Made {
+                    make: Arc::new(move |store_type: StoreType| store_type.versioned_supplier(name.clone(), history)),
+                    store_type,
+                }
+            }
             (None, Some(store_type)) => StoreEngine::Type(store_type),
             (None, None) => StoreEngine::Default,
         }
@@ -266,6 +312,7 @@ pub struct Joined<K, V, VO> {
     #[allow(dead_code)] // kept for Kafka's `Joined.with(key, value, otherValue)` shape
     pub(crate) other_value_serde: Option<SharedSerde<VO>>,
     pub(crate) name: Option<String>,
+    pub(crate) grace_period: Option<i64>,
 }
 
 impl<K, V, VO> Default for Joined<K, V, VO> {
@@ -275,6 +322,7 @@ impl<K, V, VO> Default for Joined<K, V, VO> {
             value_serde: None,
             other_value_serde: None,
             name: None,
+            grace_period: None,
         }
     }
 }
@@ -287,6 +335,7 @@ impl<K, V, VO> Joined<K, V, VO> {
             value_serde: Some(Arc::new(value_serde)),
             other_value_serde: Some(Arc::new(other_value_serde)),
             name: None,
+            grace_period: None,
         }
     }
 
@@ -301,6 +350,21 @@ impl<K, V, VO> Joined<K, V, VO> {
     /// Sets the name.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Buffers stream records for `grace` before joining them (Kafka's
+    /// `Joined.withGracePeriod`, KIP-923): each record waits until the stream time (the
+    /// largest timestamp the join has seen) reaches its timestamp plus `grace`, then joins the
+    /// table as of its own timestamp, so table updates that arrive up to `grace` late are
+    /// still seen. Records leave the buffer in timestamp order; a record already older than
+    /// the stream time minus `grace` when it arrives joins at once. The table must be
+    /// versioned ([`Materialized::as_versioned`]) with a history retention of at least
+    /// `grace`, and the stream's key and value serdes must be known (from the stream or from
+    /// [`Joined::with`]): the buffer is a state store (`<join name>-Buffer`) with a changelog.
+    /// A grace period of zero joins every record at once, as without one.
+    pub fn with_grace_period(mut self, grace: std::time::Duration) -> Self {
+        self.grace_period = Some(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
         self
     }
 }

@@ -258,6 +258,7 @@ fn window_getter<K: 'static, VA: 'static>(
     let null_serde = Arc::clone(&key_serde);
     ValueGetter {
         stores: vec![store.to_owned()],
+        versioned: None,
         null_key: Arc::new(move |key: &Windowed<K>| matches!(null_serde.serialize_nullable(&key.key), Ok(None))),
         get: Arc::new(move |env: &mut Env, key: &Windowed<K>| {
             let err = |source| StreamsError::Serialization {
@@ -286,6 +287,7 @@ fn session_getter<K: 'static, VA: 'static>(
     let null_serde = Arc::clone(&key_serde);
     ValueGetter {
         stores: vec![store.to_owned()],
+        versioned: None,
         null_key: Arc::new(move |key: &Windowed<K>| matches!(null_serde.serialize_nullable(&key.key), Ok(None))),
         get: Arc::new(move |env: &mut Env, key: &Windowed<K>| {
             let err = |source| StreamsError::Serialization {

@@ -423,7 +423,9 @@ impl Task {
                 reason: format!("task {} has no such store", self.id),
             })?;
         let slot = &mut self.env.stores[index];
-        if slot.meta.timestamped {
+        // A versioned store's changelog already carries plain values at their own timestamps,
+        // which is what it restores from.
+        if slot.meta.timestamped && slot.store.as_versioned_store().is_none() {
             Ok(slot.store.restore_batch(&timestamped_restore_records(batch))?)
         } else {
             Ok(slot.store.restore_batch(batch)?)

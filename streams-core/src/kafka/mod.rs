@@ -48,7 +48,7 @@ pub use config::{is_secret, DeserializationHandlerKind, ProcessingGuarantee, Str
 use crate::internals::{
     DeserializationExceptionHandler, GlobalStores, LogAndContinue, LogAndFail, TaskId, TaskMetrics,
 };
-use crate::topology::{InternalTopic, InternalTopicKind, Topology};
+use crate::topology::{InternalTopic, Topology};
 use crate::StreamsError;
 
 /// The lifecycle states of a [`KafkaStreams`] instance, as in Kafka Streams.
@@ -165,14 +165,15 @@ impl AdminTopicCreator {
 
 impl TopicCreator for AdminTopicCreator {
     fn create_topics(&self, topics: &[InternalTopic]) -> Result<(), StreamsError> {
+        let configs: Vec<_> = topics.iter().map(|t| t.kind.topic_config()).collect();
         let new: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|t| {
-                let topic = NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(self.replication_factor));
-                match t.kind {
-                    InternalTopicKind::Changelog => topic.set("cleanup.policy", "compact"),
-                    InternalTopicKind::Repartition => topic.set("cleanup.policy", "delete"),
-                }
+            .zip(&configs)
+            .map(|(t, config)| {
+                config.iter().fold(
+                    NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(self.replication_factor)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));

@@ -170,6 +170,40 @@ impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut> {
         Ok(TimestampedKeyValueStoreHandle(handle))
     }
 
+    /// A handle to the versioned key-value store `name` (see
+    /// [`Materialized::as_versioned`](crate::dsl::Materialized::as_versioned)). Call it in
+    /// `init` and keep the handle.
+    pub fn versioned_key_value_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<VersionedKeyValueStoreHandle<K, V>, StreamsError> {
+        let handle = self.key_value_store::<K, V>(name)?;
+        if self.env.stores[handle.index].store.as_versioned_store().is_none() {
+            return Err(StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a versioned store".into(),
+            });
+        }
+        Ok(VersionedKeyValueStoreHandle(handle))
+    }
+
+    /// Whether the store `name` this processor is connected to is versioned.
+    pub fn is_versioned_store(&mut self, name: &str) -> Result<bool, StreamsError> {
+        let index = self.store_slot_index(name)?;
+        Ok(self.env.stores[index].store.as_versioned_store().is_some())
+    }
+
+    /// Typed access to a versioned key-value store.
+    pub fn versioned<'s, K, V>(
+        &'s mut self,
+        handle: &'s VersionedKeyValueStoreHandle<K, V>,
+    ) -> VersionedKeyValueStoreView<'s, K, V> {
+        VersionedKeyValueStoreView {
+            store: &mut *self.env.stores[handle.0.index].store,
+            handle: &handle.0,
+        }
+    }
+
     /// Typed access to a key-value store.
     pub fn kv<'s, K, V>(&'s mut self, handle: &'s KeyValueStoreHandle<K, V>) -> KeyValueStoreView<'s, K, V> {
         KeyValueStoreView {
@@ -355,6 +389,103 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreHandle<K, V> {
     /// Whether the store's key serde writes `key` as null: such a key can have no row.
     pub(crate) fn is_null_key(&self, key: &K) -> bool {
         matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+    }
+}
+
+/// A processor's handle to a versioned key-value store.
+pub struct VersionedKeyValueStoreHandle<K, V>(KeyValueStoreHandle<K, V>);
+
+impl<K: 'static, V: 'static> VersionedKeyValueStoreHandle<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// One version of a value in a versioned store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedValue<V> {
+    /// The value.
+    pub value: V,
+    /// When it became valid.
+    pub timestamp: i64,
+    /// When the next version replaced it (exclusive); `None` for the latest version.
+    pub valid_to: Option<i64>,
+}
+
+/// Typed operations on a versioned key-value store (see [`streams_state::versioned`]).
+pub struct VersionedKeyValueStoreView<'s, K, V> {
+    store: &'s mut dyn KeyValueStore,
+    handle: &'s KeyValueStoreHandle<K, V>,
+}
+
+impl<K: 'static, V: 'static> VersionedKeyValueStoreView<'_, K, V> {
+    fn not_versioned(&self) -> StreamsError {
+        StreamsError::StoreAccess {
+            store: self.handle.name.to_string(),
+            reason: "it is not a versioned store".into(),
+        }
+    }
+
+    fn typed(&self, record: Option<streams_state::VersionedRecord>) -> Result<Option<VersionedValue<V>>, StreamsError> {
+        record
+            .map(|r| {
+                Ok(VersionedValue {
+                    value: self
+                        .handle
+                        .value_serde
+                        .deserialize(&r.value)
+                        .map_err(|e| self.handle.err(e))?,
+                    timestamp: r.timestamp,
+                    valid_to: r.valid_to,
+                })
+            })
+            .transpose()
+    }
+
+    /// Puts `value` (`None`: a tombstone) for `key`, valid from `timestamp`.
+    pub fn put(
+        &mut self,
+        key: &K,
+        value: Option<&V>,
+        timestamp: i64,
+    ) -> Result<streams_state::PutOutcome, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let value = value
+            .map(|v| self.handle.value_serde.serialize(v).map_err(|e| self.handle.err(e)))
+            .transpose()?;
+        let not_versioned = self.not_versioned();
+        Ok(self
+            .store
+            .as_versioned_store_mut()
+            .ok_or(not_versioned)?
+            .put_versioned(&key, value.as_deref(), timestamp)?)
+    }
+
+    /// Puts a tombstone for `key` at `timestamp`; returns the version valid at `timestamp`.
+    pub fn delete(&mut self, key: &K, timestamp: i64) -> Result<Option<VersionedValue<V>>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let not_versioned = self.not_versioned();
+        let record = self
+            .store
+            .as_versioned_store_mut()
+            .ok_or(not_versioned)?
+            .delete_versioned(&key, timestamp)?;
+        self.typed(record)
+    }
+
+    /// The latest version of `key`.
+    pub fn get(&self, key: &K) -> Result<Option<VersionedValue<V>>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let store = self.store.as_versioned_store().ok_or_else(|| self.not_versioned())?;
+        self.typed(store.get_latest(&key)?)
+    }
+
+    /// The version of `key` valid at `as_of`.
+    pub fn get_as_of(&self, key: &K, as_of: i64) -> Result<Option<VersionedValue<V>>, StreamsError> {
+        let key = self.handle.key_bytes(key)?;
+        let store = self.store.as_versioned_store().ok_or_else(|| self.not_versioned())?;
+        self.typed(store.get_as_of(&key, as_of)?)
     }
 }
 

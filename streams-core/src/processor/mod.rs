@@ -33,7 +33,7 @@ pub(crate) use context::WindowStoreHandle;
 pub use context::{
     KeyValueStoreHandle, KeyValueStoreView, ProcessorContext, SessionStoreHandle, SessionStoreView,
     TimestampedKeyValueStoreHandle, TimestampedKeyValueStoreView, TimestampedWindowStoreHandle,
-    TimestampedWindowStoreView,
+    TimestampedWindowStoreView, VersionedKeyValueStoreHandle, VersionedKeyValueStoreView, VersionedValue,
 };
 pub use record::{Change, Header, Headers, ProducerRecord, RawRecord, Record, RecordMetadata, ValueAndTimestamp};
 

@@ -137,6 +137,19 @@ impl StoreType {
         }
     }
 
+    /// A supplier of versioned key-value stores of this type called `name`, keeping
+    /// `history_retention` ms of history.
+    pub fn versioned_supplier(
+        self,
+        name: impl Into<String>,
+        history_retention: i64,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> {
+        match self {
+            StoreType::RocksDb => streams_state::Stores::persistent_versioned_key_value_store(name, history_retention),
+            StoreType::InMemory => streams_state::Stores::in_memory_versioned_key_value_store(name, history_retention),
+        }
+    }
+
     /// A supplier of window stores of this type called `name`, keeping windows of
     /// `window_size` ms for `retention` ms, retaining duplicates or not.
     pub fn window_supplier(
@@ -171,6 +184,25 @@ impl Stores {
     /// budget ([`streams_state::RocksDbResources::global`]).
     pub fn persistent_key_value_store(name: impl Into<String>) -> Arc<dyn KeyValueBytesStoreSupplier> {
         streams_state::Stores::persistent_key_value_store(name)
+    }
+
+    /// A RocksDB versioned key-value engine called `name`, keeping `history_retention` of
+    /// history (Kafka's `Stores.persistentVersionedKeyValueStore`); see
+    /// [`streams_state::versioned`].
+    pub fn persistent_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: std::time::Duration,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> {
+        StoreType::RocksDb.versioned_supplier(name, i64::try_from(history_retention.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// An in-memory versioned key-value engine called `name`, keeping `history_retention` of
+    /// history.
+    pub fn in_memory_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: std::time::Duration,
+    ) -> Result<Arc<dyn KeyValueBytesStoreSupplier>, streams_state::StateError> {
+        StoreType::InMemory.versioned_supplier(name, i64::try_from(history_retention.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// A key-value store of `K` to `V` on `supplier`, logged, not cached.

@@ -190,14 +190,61 @@ pub struct InternalTopic {
     pub kind: InternalTopicKind,
 }
 
-/// The two kinds of internal topics.
+/// The kinds of internal topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InternalTopicKind {
     /// `<application.id>-<name>-repartition`: re-keyed records between sub-topologies.
     Repartition,
     /// `<application.id>-<store>-changelog`: compacted log of a store's changes.
     Changelog,
+    /// The changelog of a versioned store: compacted, but no record younger than the store's
+    /// history retention plus one day is compacted away (`min.compaction.lag.ms`, as Kafka
+    /// Streams configures it), so that a restore still finds the older versions.
+    VersionedChangelog {
+        /// The store's history retention, in milliseconds.
+        history_retention_ms: i64,
+    },
+    /// The changelog of a window or session store (windowed aggregations, stream-stream
+    /// joins): compacted and deleted after the store's retention plus one day
+    /// (`cleanup.policy=compact,delete`, as Kafka Streams configures it), so that windows the
+    /// store has dropped leave the topic too.
+    WindowedChangelog {
+        /// The store's retention, in milliseconds.
+        retention_ms: i64,
+    },
 }
+
+impl InternalTopicKind {
+    /// The topic configuration Kafka Streams gives a topic of this kind.
+    pub fn topic_config(&self) -> Vec<(&'static str, String)> {
+        match self {
+            InternalTopicKind::Repartition => vec![("cleanup.policy", "delete".to_owned())],
+            InternalTopicKind::Changelog => vec![("cleanup.policy", "compact".to_owned())],
+            InternalTopicKind::VersionedChangelog { history_retention_ms } => vec![
+                ("cleanup.policy", "compact".to_owned()),
+                (
+                    "min.compaction.lag.ms",
+                    history_retention_ms
+                        .saturating_add(CHANGELOG_ADDITIONAL_RETENTION_MS)
+                        .to_string(),
+                ),
+            ],
+            InternalTopicKind::WindowedChangelog { retention_ms } => vec![
+                ("cleanup.policy", "compact,delete".to_owned()),
+                (
+                    "retention.ms",
+                    retention_ms
+                        .saturating_add(CHANGELOG_ADDITIONAL_RETENTION_MS)
+                        .to_string(),
+                ),
+            ],
+        }
+    }
+}
+
+/// What a windowed or versioned store's changelog keeps beyond the store's retention (Kafka's
+/// default `windowstore.changelog.additional.retention.ms`, one day).
+const CHANGELOG_ADDITIONAL_RETENTION_MS: i64 = 86_400_000;
 
 /// Settings a task is created with.
 #[derive(Clone)]
@@ -513,11 +560,21 @@ impl Topology {
         for sub in self.subtopologies.iter().filter(|s| !s.global) {
             let partitions = self.subtopology_partitions(sub, &counts)?;
             for store in &sub.stores {
-                if self.stores.iter().any(|s| &s.name == store && s.logging) {
+                if let Some(def) = self.stores.iter().find(|s| &s.name == store && s.logging) {
+                    let supplier = def.engine.supplier(store, StoreType::InMemory)?;
+                    let kind = match (supplier.history_retention(), supplier.as_segmented()) {
+                        (Some(history_retention_ms), _) => {
+                            InternalTopicKind::VersionedChangelog { history_retention_ms }
+                        }
+                        (None, Some(segmented)) => InternalTopicKind::WindowedChangelog {
+                            retention_ms: segmented.retention(),
+                        },
+                        (None, None) => InternalTopicKind::Changelog,
+                    };
                     topics.push(InternalTopic {
                         name: changelog_topic(application_id, store),
                         partitions,
-                        kind: InternalTopicKind::Changelog,
+                        kind,
                     });
                 }
             }
@@ -721,7 +778,10 @@ impl Topology {
                 });
                 continue;
             }
-            let mut builder = KeyValueStoreBuilder::new(def.engine.supplier(name, config.default_store_type)?);
+            let supplier = def.engine.supplier(name, config.default_store_type)?;
+            // A versioned store logs plain values with their own timestamps already.
+            let timestamped_changelog = def.meta.timestamped && supplier.history_retention().is_none();
+            let mut builder = KeyValueStoreBuilder::new(supplier);
             builder = if def.logging {
                 builder.with_logging_enabled()
             } else {
@@ -738,7 +798,7 @@ impl Topology {
                     collector: Arc::clone(&config.collector),
                     topic: Arc::clone(topic),
                     partition: id.partition,
-                    timestamped: def.meta.timestamped,
+                    timestamped: timestamped_changelog,
                 }) as Box<dyn streams_state::ChangelogSink>
             });
             let store = builder.build(config.state_dir.as_deref(), sink, Arc::clone(&clock))?;
