@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use streams_core::dsl::{Consumed, Joined, Materialized, Produced, StreamsBuilder};
+use streams_core::processor::VersionedValue;
 use streams_core::serde::Serdes;
 use streams_core::state::StoreType;
 use streams_core::topology::Topology;
@@ -160,6 +161,22 @@ fn a_versioned_table_forwards_only_latest_updates() -> Result<(), StreamsError> 
             driver.key_value_store::<String, String>("regions")?,
             vec![(s("bob"), s("eu"))],
             "{store_type:?}"
+        );
+        // And its history.
+        let version = |value: &str, timestamp, valid_to| {
+            Some(VersionedValue {
+                value: s(value),
+                timestamp,
+                valid_to,
+            })
+        };
+        let alice = |as_of| driver.versioned_store_get::<String, String>("regions", &s("alice"), as_of);
+        assert_eq!(alice(110)?, version("us", 30, Some(150)), "{store_type:?}");
+        assert_eq!(alice(150)?, None, "{store_type:?}: deleted at 150");
+        assert_eq!(alice(99)?, None, "{store_type:?}: older than the history retention");
+        assert_eq!(
+            driver.versioned_store_get::<String, String>("regions", &s("bob"), 500)?,
+            version("eu", 200, None)
         );
     }
     Ok(())

@@ -10,7 +10,7 @@ use streams_core::internals::partitioner::murmur2_partition;
 use streams_core::internals::{
     DeserializationExceptionHandler, GlobalTask, LogAndFail, RecordCollector, Task, TaskId, TaskMetrics,
 };
-use streams_core::processor::{Headers, ProducerRecord, RawRecord, ValueAndTimestamp};
+use streams_core::processor::{Headers, ProducerRecord, RawRecord, ValueAndTimestamp, VersionedValue};
 use streams_core::serde::Serde;
 use streams_core::state::StoreType;
 use streams_core::topology::{TaskConfig, Topology};
@@ -571,6 +571,24 @@ impl TopologyTestDriver {
         for task in Self::tasks_with_store(&state, name)? {
             if let Some(found) = task.store_get::<K, V>(name, key)? {
                 return Ok(Some(found.value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The version of `key` valid at `as_of` in the versioned store `name` (whichever task
+    /// holds it): its value, the time it became valid and, unless it is the latest, the time
+    /// the next version replaced it.
+    pub fn versioned_store_get<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        key: &K,
+        as_of: i64,
+    ) -> Result<Option<VersionedValue<V>>, StreamsError> {
+        let state = self.state.borrow();
+        for task in Self::tasks_with_store(&state, name)? {
+            if let Some(found) = task.versioned_store_get::<K, V>(name, key, as_of)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)

@@ -484,6 +484,39 @@ impl Task {
         }
     }
 
+    /// The version of `key` valid at `as_of` in the versioned store `name`.
+    pub fn versioned_store_get<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        key: &K,
+        as_of: i64,
+    ) -> Result<Option<crate::processor::VersionedValue<V>>, StreamsError> {
+        let slot = self.slot(name)?;
+        let (key_serde, value_serde) = slot.meta.serdes::<K, V>(name)?;
+        let err = |source| StreamsError::Serialization {
+            context: name.to_owned(),
+            source,
+        };
+        let versions = slot
+            .store
+            .as_versioned_store()
+            .ok_or_else(|| StreamsError::StoreAccess {
+                store: name.to_owned(),
+                reason: "it is not a versioned store".into(),
+            })?;
+        let key = key_serde.serialize(key).map_err(err)?;
+        versions
+            .get_as_of(&key, as_of)?
+            .map(|r| {
+                Ok(crate::processor::VersionedValue {
+                    value: value_serde.deserialize(&r.value).map_err(err)?,
+                    timestamp: r.timestamp,
+                    valid_to: r.valid_to,
+                })
+            })
+            .transpose()
+    }
+
     fn timestamped_store_entries_inner<K: 'static, V: 'static>(
         &self,
         name: &str,
