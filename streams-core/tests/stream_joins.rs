@@ -765,18 +765,6 @@ fn stream_joined_store_options() -> Result<(), StreamsError> {
     Ok(())
 }
 
-fn changelog(driver: &TopologyTestDriver, store: &str) -> Vec<streams_state::ChangelogRecord> {
-    driver
-        .produced_records(&format!("test-app-{store}-changelog"))
-        .into_iter()
-        .map(|r| streams_state::ChangelogRecord {
-            key: r.key.unwrap_or_default(),
-            value: r.value,
-            timestamp: r.timestamp,
-        })
-        .collect()
-}
-
 /// An outer join stopped halfway and restarted from its changelogs (window stores retaining
 /// duplicates and the outer-join store) emits what one uninterrupted run emits: records waiting
 /// for a partner at the restart are matched or emitted alone afterwards, on both engines.
@@ -812,7 +800,7 @@ fn join_stores_restore_from_their_changelogs() -> Result<(), StreamsError> {
         let mut emitted = run_on(&first, &inputs[..6])?.concat();
         let mut restarted = config();
         for store in stores {
-            restarted = restarted.with_restored_store(store, 0, changelog(&first, store));
+            restarted = restarted.with_restored_store(store, 0, first.changelog(store, 0));
         }
         let second = TopologyTestDriver::with_config(topology(Variant::Outer, windows)?, restarted)?;
         emitted.extend(run_on(&second, &inputs[6..])?.concat());

@@ -326,16 +326,7 @@ fn the_buffer_and_the_versioned_table_restore_from_their_changelogs() -> Result<
         assert!(emitted.is_empty(), "{store_type:?}: both clicks wait in the buffer");
         let mut restarted = config(store_type);
         for store in stores {
-            let changelog = first
-                .produced_records(&format!("test-app-{store}-changelog"))
-                .into_iter()
-                .map(|r| streams_state::ChangelogRecord {
-                    key: r.key.unwrap_or_default(),
-                    value: r.value,
-                    timestamp: r.timestamp,
-                })
-                .collect();
-            restarted = restarted.with_restored_store(store, 0, changelog);
+            restarted = restarted.with_restored_store(store, 0, first.changelog(store, 0));
         }
         let second = TopologyTestDriver::with_config(join_topology(Table::Versioned, false, Some(10))?, restarted)?;
         emitted.extend(run(&second, &inputs[4..])?.0);
@@ -417,16 +408,7 @@ fn a_restored_buffer_keeps_its_stream_time() -> Result<(), StreamsError> {
         assert!(emitted.is_empty());
         let mut restarted = config(store_type);
         for store in ["regions", "clicks-join-Buffer"] {
-            let changelog = first
-                .produced_records(&format!("test-app-{store}-changelog"))
-                .into_iter()
-                .map(|r| streams_state::ChangelogRecord {
-                    key: r.key.unwrap_or_default(),
-                    value: r.value,
-                    timestamp: r.timestamp,
-                })
-                .collect();
-            restarted = restarted.with_restored_store(store, 0, changelog);
+            restarted = restarted.with_restored_store(store, 0, first.changelog(store, 0));
         }
         let second = TopologyTestDriver::with_config(join_topology(Table::Versioned, false, Some(10))?, restarted)?;
         let (emitted, _) = run(&second, &[In::Click("alice", "late", 25)])?;

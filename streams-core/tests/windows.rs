@@ -561,15 +561,7 @@ fn window_stores_restore_from_their_changelog() -> Result<(), StreamsError> {
     };
     let first = start(topology()?)?;
     pipe(&first, &[("a", "x", 1), ("a", "x", 2), ("b", "x", 3)])?;
-    let changelog: Vec<streams_state::ChangelogRecord> = first
-        .produced_records("test-app-counts-changelog")
-        .into_iter()
-        .map(|r| streams_state::ChangelogRecord {
-            key: r.key.unwrap_or_default(),
-            value: r.value,
-            timestamp: r.timestamp,
-        })
-        .collect();
+    let changelog = first.changelog("counts", 0);
     let second = start(topology()?)?;
     second.restore_store("counts", 0, &changelog)?;
     // The restored counts continue where the first instance stopped.

@@ -512,6 +512,22 @@ impl TopologyTestDriver {
         log.history.get(topic).cloned().unwrap_or_default()
     }
 
+    /// The records of partition `partition` of store `name`'s changelog topic so far, as a
+    /// restore reads them (for [`DriverConfig::with_restored_store`] or
+    /// [`restore_store`](Self::restore_store) in a restart test).
+    pub fn changelog(&self, name: &str, partition: i32) -> Vec<ChangelogRecord> {
+        let topic = streams_core::topology::changelog_topic(&self.application_id(), name);
+        self.produced_records(&topic)
+            .into_iter()
+            .filter(|r| r.partition.unwrap_or(0) == partition)
+            .map(|r| ChangelogRecord {
+                key: r.key.unwrap_or_default(),
+                value: r.value,
+                timestamp: r.timestamp,
+            })
+            .collect()
+    }
+
     /// Names of every topic written so far.
     pub fn produced_topics(&self) -> Vec<String> {
         let state = self.state.borrow();
