@@ -37,19 +37,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
 
     /// [`count`](Self::count) with store options.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| Some(Arc::new(I64Serde))),
-            ..materialized
-        };
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            None,
-            materialized,
-            Aggregation::Aggregate {
-                initializer: Arc::new(|| 0i64),
-                aggregator: Arc::new(|_: &K, _: V, count: i64| count + 1),
-            },
-        )
+        let materialized = materialized.or_value_serde(|| Arc::new(I64Serde));
+        self.aggregate_impl("KSTREAM-AGGREGATE-", None, materialized, Aggregation::count())
     }
 
     /// Combines the values of each key with `reducer(aggregate, value)`; the first value is the
@@ -64,10 +53,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| self.value_serde.clone()),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde_from(self.value_serde.clone());
         self.aggregate_impl(
             "KSTREAM-REDUCE-",
             None,

@@ -85,10 +85,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
     }
 
     fn count_impl(&self, named: Option<Named>, materialized: Materialized<K, i64>) -> KTable<K, i64> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| Some(Arc::new(I64Serde))),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde(|| Arc::new(I64Serde));
         self.aggregate_impl(
             "KTABLE-AGGREGATE-",
             named,
@@ -142,10 +139,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
         subtractor: Arc<dyn Fn(V, V) -> V + Send + Sync>,
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| self.value_serde.clone()),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde_from(self.value_serde.clone());
         self.aggregate_impl(
             "KTABLE-REDUCE-",
             named,

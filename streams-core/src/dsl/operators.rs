@@ -152,6 +152,16 @@ impl<K, V: 'static, VA: 'static> Aggregation<K, V, VA> {
     }
 }
 
+impl<K: 'static, V: 'static> Aggregation<K, V, i64> {
+    /// Counting (`count()`): 0, then one more per record.
+    pub(crate) fn count() -> Self {
+        Aggregation::Aggregate {
+            initializer: Arc::new(|| 0i64),
+            aggregator: Arc::new(|_: &K, _: V, count: i64| count + 1),
+        }
+    }
+}
+
 impl<K, V, VA> Clone for Aggregation<K, V, VA> {
     fn clone(&self) -> Self {
         match self {

@@ -260,6 +260,22 @@ impl<K, V> Materialized<K, V> {
         }
     }
 
+    /// The store's value serde if given, else the one `default` makes.
+    pub(crate) fn or_value_serde(self, default: impl FnOnce() -> SharedSerde<V>) -> Self {
+        Materialized {
+            value_serde: self.value_serde.or_else(|| Some(default())),
+            ..self
+        }
+    }
+
+    /// The store's value serde if given, else `default` (the operation's, when it knows one).
+    pub(crate) fn or_value_serde_from(self, default: Option<SharedSerde<V>>) -> Self {
+        Materialized {
+            value_serde: self.value_serde.or(default),
+            ..self
+        }
+    }
+
     /// A store with these serdes.
     pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
         Self::default().with_key_serde(key_serde).with_value_serde(value_serde)

@@ -47,6 +47,27 @@ fn skip_expired<K, VA>(ctx: &mut Ctx<'_, K, VA>, store: &str, window: Window, cl
     ctx.record_dropped();
 }
 
+/// What a windowed aggregation does first with a record: drops (and counts) it when its key
+/// is null; otherwise advances the observed stream time to the record's timestamp and returns
+/// the close time (stream time minus the grace period): windows ending at or before it are
+/// closed.
+fn admit<K, VA>(
+    ctx: &mut Ctx<'_, K, VA>,
+    store: &str,
+    null_key: bool,
+    observed_stream_time: &mut i64,
+    timestamp: i64,
+    grace: i64,
+) -> Option<i64> {
+    if null_key {
+        tracing::warn!(store, "skipping a record with a null key");
+        ctx.record_dropped();
+        return None;
+    }
+    *observed_stream_time = (*observed_stream_time).max(timestamp);
+    Some(observed_stream_time.saturating_sub(grace))
+}
+
 /// Tumbling and hopping windows.
 pub(crate) struct TimeWindowAggregateProcessor<K, V, VA> {
     pub(crate) store: String,
@@ -77,14 +98,17 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| not_initialized("window aggregate"))?;
-        if handle.is_null_key(&record.key) {
-            tracing::warn!(store = %self.store, "skipping a record with a null key");
-            ctx.record_dropped();
-            return Ok(());
-        }
         let timestamp = record.timestamp;
-        self.observed_stream_time = self.observed_stream_time.max(timestamp);
-        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let Some(close_time) = admit(
+            ctx,
+            &self.store,
+            handle.is_null_key(&record.key),
+            &mut self.observed_stream_time,
+            timestamp,
+            self.windows.grace_ms(),
+        ) else {
+            return Ok(());
+        };
         let key_bytes = handle.key_bytes(&record.key)?;
         let send_old = self.send_old_values.load(Ordering::Relaxed);
         for window in self.windows.windows_for(timestamp) {
@@ -363,14 +387,17 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| not_initialized("sliding window aggregate"))?;
-        if handle.is_null_key(&record.key) {
-            tracing::warn!(store = %self.store, "skipping a record with a null key");
-            ctx.record_dropped();
-            return Ok(());
-        }
         let timestamp = record.timestamp;
-        self.observed_stream_time = self.observed_stream_time.max(timestamp);
-        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let Some(close_time) = admit(
+            ctx,
+            &self.store,
+            handle.is_null_key(&record.key),
+            &mut self.observed_stream_time,
+            timestamp,
+            self.windows.grace_ms(),
+        ) else {
+            return Ok(());
+        };
         let diff = self.diff();
         if timestamp.saturating_add(1).saturating_add(diff) <= close_time {
             let window = Window::new(timestamp.saturating_sub(diff), timestamp);
@@ -427,14 +454,17 @@ where
             .handle
             .as_ref()
             .ok_or_else(|| not_initialized("session window aggregate"))?;
-        if handle.is_null_key(&record.key) {
-            tracing::warn!(store = %self.store, "skipping a record with a null key");
-            ctx.record_dropped();
-            return Ok(());
-        }
         let timestamp = record.timestamp;
-        self.observed_stream_time = self.observed_stream_time.max(timestamp);
-        let close_time = self.observed_stream_time.saturating_sub(self.windows.grace_ms());
+        let Some(close_time) = admit(
+            ctx,
+            &self.store,
+            handle.is_null_key(&record.key),
+            &mut self.observed_stream_time,
+            timestamp,
+            self.windows.grace_ms(),
+        ) else {
+            return Ok(());
+        };
         let gap = self.windows.inactivity_gap_ms();
         let key_bytes = handle.key_bytes(&record.key)?;
         let overlapping = ctx.sessions(handle)?.find_sessions(

@@ -344,19 +344,8 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
 
     /// [`count`](Self::count) with store options.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| Some(Arc::new(I64Serde))),
-            ..materialized
-        };
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            None,
-            materialized,
-            Aggregation::Aggregate {
-                initializer: Arc::new(|| 0i64),
-                aggregator: Arc::new(|_: &K, _: V, count: i64| count + 1),
-            },
-        )
+        let materialized = materialized.or_value_serde(|| Arc::new(I64Serde));
+        self.aggregate_impl("KSTREAM-AGGREGATE-", None, materialized, Aggregation::count())
     }
 
     /// Combines the values of each key and window with `reducer(aggregate, value)`.
@@ -370,10 +359,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
         materialized: Materialized<K, V>,
     ) -> KTable<Windowed<K>, V> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| self.grouped.value_serde()),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde_from(self.grouped.value_serde());
         self.aggregate_impl(
             "KSTREAM-REDUCE-",
             None,
@@ -522,18 +508,12 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
 
     /// [`count`](Self::count) with store options.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| Some(Arc::new(I64Serde))),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde(|| Arc::new(I64Serde));
         self.aggregate_impl(
             "KSTREAM-AGGREGATE-",
             None,
             materialized,
-            Aggregation::Aggregate {
-                initializer: Arc::new(|| 0i64),
-                aggregator: Arc::new(|_: &K, _: V, count: i64| count + 1),
-            },
+            Aggregation::count(),
             Arc::new(|_: &K, a: Option<i64>, b: i64| a.unwrap_or(0) + b),
         )
     }
@@ -550,10 +530,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
         materialized: Materialized<K, V>,
     ) -> KTable<Windowed<K>, V> {
-        let materialized = Materialized {
-            value_serde: materialized.value_serde.or_else(|| self.grouped.value_serde()),
-            ..materialized
-        };
+        let materialized = materialized.or_value_serde_from(self.grouped.value_serde());
         let reducer: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(reducer);
         let merge_reducer = Arc::clone(&reducer);
         self.aggregate_impl(
