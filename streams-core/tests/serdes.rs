@@ -57,6 +57,10 @@ where
         Serde::<Option<T>>::serialize_nullable(serde, &None).map_err(|e| TestCaseError::fail(e.to_string()))?,
         None
     );
+    // `is_null` agrees with `serialize_nullable`.
+    prop_assert!(Serde::<Option<T>>::is_null(serde, &None));
+    prop_assert!(!Serde::<Option<T>>::is_null(serde, &some));
+    prop_assert!(!Serde::<T>::is_null(serde, value));
     prop_assert!(matches!(
         Serde::<Option<T>>::deserialize_nullable(serde, None),
         Ok(None)
@@ -248,4 +252,17 @@ fn errors_say_what_was_wrong() {
         text(Serde::<i64>::deserialize_nullable(&Serdes::i64(), None)),
         Some("null where a i64 was expected (declare the type as Option<_> to accept nulls)".to_owned())
     );
+}
+
+#[test]
+fn nullable_and_unit_serdes_say_what_is_null() {
+    let nullable = Serdes::nullable(Serdes::i64());
+    assert!(Serde::<Option<i64>>::is_null(&nullable, &None));
+    assert!(!Serde::<Option<i64>>::is_null(&nullable, &Some(1)));
+    assert_eq!(
+        Serde::<Option<i64>>::serialize_nullable(&nullable, &None).ok(),
+        Some(None)
+    );
+    // A unit key is always null on the wire.
+    assert!(Serde::<()>::is_null(&Serdes::unit(), &()));
 }

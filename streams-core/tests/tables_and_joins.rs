@@ -479,3 +479,98 @@ fn a_task_takes_buffered_records_of_its_inputs_in_timestamp_order() -> Result<()
     assert_eq!(values, vec![Some(b"-:a".to_vec()), Some(b"Una:b".to_vec())]);
     Ok(())
 }
+
+/// The timeline of Kafka Streams' DSL guide, section "KStream-KTable Join" (its table of join
+/// semantics): one key, records in timestamp order, stream and table records alternating;
+/// null stream values are dropped (and counted), table tombstones delete the row. The same
+/// results against a versioned table (everything arrives in order).
+#[test]
+fn stream_table_joins_follow_the_dsl_guide_timeline() -> Result<(), StreamsError> {
+    // (timestamp, stream side?, value); `None` is null.
+    let timeline: [(i64, bool, Option<&str>); 15] = [
+        (1, true, None),
+        (2, false, None),
+        (3, true, Some("A")),
+        (4, false, Some("a")),
+        (5, true, Some("B")),
+        (6, false, Some("b")),
+        (7, true, None),
+        (8, false, None),
+        (9, true, Some("C")),
+        (10, false, Some("c")),
+        (11, false, None),
+        (12, true, None),
+        (13, false, None),
+        (14, false, Some("d")),
+        (15, true, Some("D")),
+    ];
+    for versioned in [false, true] {
+        for left in [false, true] {
+            let builder = StreamsBuilder::new();
+            let materialized = if versioned {
+                Materialized::as_versioned("right", std::time::Duration::from_secs(60))
+            } else {
+                Materialized::as_("right")
+            };
+            let table = builder.table_with(
+                "right",
+                Consumed::with(Serdes::string(), Serdes::string()),
+                materialized,
+            );
+            let stream = builder.stream::<String, Option<String>>(
+                "left",
+                Consumed::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+            );
+            let show = |v: Option<&String>| v.map_or_else(|| s("null"), Clone::clone);
+            let joined = if left {
+                stream.left_join(&table, move |l: &Option<String>, r: Option<&String>| {
+                    format!("[{}, {}]", show(l.as_ref()), show(r))
+                })
+            } else {
+                stream.join(&table, move |l: &Option<String>, r: &String| {
+                    format!("[{}, {}]", show(l.as_ref()), show(Some(r)))
+                })
+            };
+            joined.to("out", Produced::with(Serdes::string(), Serdes::string()));
+            let driver = TopologyTestDriver::new(builder.build()?)?;
+            let stream_in = driver.create_input_topic::<String, Option<String>>(
+                "left",
+                Serdes::string(),
+                Serdes::nullable(Serdes::string()),
+            );
+            let table_in =
+                driver.create_input_topic::<String, Option<String>>("right", Serdes::string(), Serdes::string());
+            let out = driver.create_output_topic::<String, String>("out", Serdes::string(), Serdes::string());
+            let mut emitted = Vec::new();
+            for (ts, is_stream, value) in timeline {
+                let value = value.map(s);
+                if is_stream {
+                    stream_in.pipe_input_at(s("k"), value, ts)?;
+                } else {
+                    table_in.pipe_input_at(s("k"), value, ts)?;
+                }
+                for record in out.read_records_to_list()? {
+                    emitted.push((record.timestamp, record.value));
+                }
+            }
+            let expected: Vec<(i64, String)> = if left {
+                vec![
+                    (3, s("[A, null]")),
+                    (5, s("[B, a]")),
+                    (9, s("[C, null]")),
+                    (15, s("[D, d]")),
+                ]
+            } else {
+                vec![(5, s("[B, a]")), (15, s("[D, d]"))]
+            };
+            assert_eq!(emitted, expected, "versioned={versioned} left={left}");
+            // The three null stream values are dropped and counted.
+            assert_eq!(
+                driver.total_metrics().dropped_records,
+                3,
+                "versioned={versioned} left={left}"
+            );
+        }
+    }
+    Ok(())
+}

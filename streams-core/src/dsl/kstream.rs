@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::operators::{
-    BranchProcessor, FilterProcessor, FlatMapProcessor, JoinBuffer, MapProcessor, PassThrough, PeekProcessor,
-    Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
+    BranchProcessor, FilterProcessor, FlatMapProcessor, JoinBuffer, MapProcessor, NullCheck, PassThrough,
+    PeekProcessor, Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
 };
 use super::{
     lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, GlobalKTable, Grouped, Joined,
@@ -594,8 +594,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         // As in Kafka Streams, records whose key is null (an `Option` key that is `None`) do not
         // go through the repartition topic.
         let filter_serde = Arc::clone(&key_serde);
-        let not_null: Predicate<K, V> =
-            Arc::new(move |key: &K, _: &V| !matches!(filter_serde.serialize_nullable(key), Ok(None)));
+        let not_null: Predicate<K, V> = Arc::new(move |key: &K, _: &V| !filter_serde.is_null(key));
         let filter = b.add_node(
             filter_name,
             NodeKind::Processor,
@@ -678,7 +677,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
 
     /// Inner join with a table: each record with a row for its key in `table` produces
     /// `joiner(value, row)`; records without a row are dropped. The result has the stream
-    /// record's timestamp.
+    /// record's timestamp. Records with a null key or a null value (a `None` of a stream whose
+    /// serde maps `None` to null) are dropped and counted, as in Kafka Streams. Against a
+    /// versioned table ([`Materialized::as_versioned`](crate::dsl::Materialized::as_versioned))
+    /// the row is the one valid at the record's timestamp; see also
+    /// [`Joined::with_grace_period`](crate::dsl::Joined::with_grace_period).
     pub fn join<VT: Clone + 'static, VR: Clone + 'static>(
         &self,
         table: &KTable<K, VT>,
@@ -698,7 +701,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 
     /// Left join with a table: every record produces `joiner(value, row)`, with `None` when the
-    /// table has no row for its key.
+    /// table has no row for its key (a record with a null key too, KIP-962); records with a
+    /// null value are dropped and counted.
     pub fn left_join<VT: Clone + 'static, VR: Clone + 'static>(
         &self,
         table: &KTable<K, VT>,
@@ -812,12 +816,25 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         let getter = table.getter.clone();
         // As in Kafka Streams, the join node is not connected to the global store: every task
         // can read every global store.
+        let null_value = self.null_value_check();
         let node = self.add(named, prefix, Vec::new(), move || StreamGlobalJoinProcessor {
             key_selector: Arc::clone(&key_selector),
             getter: getter.clone(),
             joiner: joiner.clone(),
+            null_value: Arc::clone(&null_value),
         });
         self.derive(node, self.key_serde.clone(), None, self.repartition_required)
+    }
+
+    /// Whether a value of this stream is null, as far as its serde (when known) says.
+    fn null_value_check(&self) -> NullCheck<V> {
+        match &self.value_serde {
+            Some(serde) => {
+                let serde = Arc::clone(serde);
+                Arc::new(move |value: &V| serde.is_null(value))
+            }
+            None => Arc::new(|_: &V| false),
+        }
     }
 
     fn join_table<VT: Clone + 'static, VR: Clone + 'static>(
@@ -889,9 +906,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 }
             }
         };
+        let null_value = stream.null_value_check();
         let node = stream.add(Some(Named(name)), "", stores, move || StreamTableJoinProcessor {
             getter: getter.clone(),
             joiner: joiner.clone(),
+            null_value: Arc::clone(&null_value),
             buffer: buffer
                 .as_ref()
                 .map(|(store, grace, key_serde, value_serde)| JoinBuffer {

@@ -128,7 +128,7 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> {
         ValueGetter {
             stores: vec![store.to_owned()],
             versioned: None,
-            null_key: Arc::new(move |key: &K| matches!(null_serde.serialize_nullable(key), Ok(None))),
+            null_key: Arc::new(move |key: &K| null_serde.is_null(key)),
             get: Arc::new(move |env: &mut Env, key: &K| {
                 let err = |source| StreamsError::Serialization {
                     context: lookup.to_string(),

@@ -496,6 +496,29 @@ pub(crate) struct StreamTableJoinProcessor<K, V, VT, VR> {
     pub(crate) getter: ValueGetter<K, VT>,
     pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
     pub(crate) buffer: Option<JoinBuffer<K, V>>,
+    /// Whether a stream value is null (such records are dropped and counted, as in Kafka).
+    pub(crate) null_value: NullCheck<V>,
+}
+
+/// Whether a value is null on the wire.
+pub(crate) type NullCheck<V> = Arc<dyn Fn(&V) -> bool + Send + Sync>;
+
+/// Drops (and counts) a stream record with a null value, which a stream-table join ignores
+/// (Kafka's `KStreamKTableJoinProcessor`): `true` when it did.
+fn drop_null_value<V, KOut, VOut>(
+    null_value: &NullCheck<V>,
+    value: &V,
+    ctx: &mut ProcessorContext<'_, KOut, VOut>,
+) -> bool {
+    if null_value(value) {
+        tracing::warn!(
+            processor = ctx.processor_name(),
+            "skipping a join record with a null value"
+        );
+        ctx.record_dropped();
+        return true;
+    }
+    false
 }
 
 /// The grace-period buffer of a stream-table join (Kafka's time-ordered key-value buffer):
@@ -688,6 +711,9 @@ where
     }
 
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        if drop_null_value(&self.null_value, &record.value, ctx) {
+            return Ok(());
+        }
         if self.buffer.is_none() {
             return self.join_now(record, ctx);
         }
@@ -747,6 +773,7 @@ pub(crate) struct StreamGlobalJoinProcessor<K, V, GK, VT, VR> {
     pub(crate) key_selector: Arc<dyn Fn(&K, &V) -> GK + Send + Sync>,
     pub(crate) getter: ValueGetter<GK, VT>,
     pub(crate) joiner: StreamTableJoiner<V, VT, VR>,
+    pub(crate) null_value: NullCheck<V>,
 }
 
 impl<K, V, GK, VT, VR> Processor<K, V, K, VR> for StreamGlobalJoinProcessor<K, V, GK, VT, VR>
@@ -758,6 +785,9 @@ where
     VR: Clone + 'static,
 {
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<(), StreamsError> {
+        if drop_null_value(&self.null_value, &record.value, ctx) {
+            return Ok(());
+        }
         let lookup = (self.key_selector)(&record.key, &record.value);
         if (self.getter.null_key)(&lookup) {
             return self.joiner.join(record, true, None, ctx);
@@ -798,6 +828,9 @@ impl<V: 'static> Serde<Option<V>> for OptionSerde<V> {
     }
     fn serialize_nullable(&self, value: &Option<V>) -> Result<Option<Vec<u8>>, SerdeError> {
         value.as_ref().map(|v| self.0.serialize(v)).transpose()
+    }
+    fn is_null(&self, value: &Option<V>) -> bool {
+        value.is_none()
     }
     fn deserialize_null(&self) -> Result<Option<V>, SerdeError> {
         Ok(None)

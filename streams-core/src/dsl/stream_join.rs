@@ -419,8 +419,8 @@ where
             t.stream_time = t.stream_time.max(timestamp);
             t.stream_time
         };
-        let null_key = matches!(self.key_serde.serialize_nullable(&record.key), Ok(None));
-        let null_value = matches!(self.this_serde.serialize_nullable(&record.value), Ok(None));
+        let null_key = self.key_serde.is_null(&record.key);
+        let null_value = self.this_serde.is_null(&record.value);
         // KIP-962 (Kafka 3.7): a left (outer) join passes a record with a null key straight
         // through, joined with nothing.
         if let Some(this_only) = &self.this_only {

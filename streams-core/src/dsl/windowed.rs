@@ -259,7 +259,7 @@ fn window_getter<K: 'static, VA: 'static>(
     ValueGetter {
         stores: vec![store.to_owned()],
         versioned: None,
-        null_key: Arc::new(move |key: &Windowed<K>| matches!(null_serde.serialize_nullable(&key.key), Ok(None))),
+        null_key: Arc::new(move |key: &Windowed<K>| null_serde.is_null(&key.key)),
         get: Arc::new(move |env: &mut Env, key: &Windowed<K>| {
             let err = |source| StreamsError::Serialization {
                 context: name.to_string(),
@@ -288,7 +288,7 @@ fn session_getter<K: 'static, VA: 'static>(
     ValueGetter {
         stores: vec![store.to_owned()],
         versioned: None,
-        null_key: Arc::new(move |key: &Windowed<K>| matches!(null_serde.serialize_nullable(&key.key), Ok(None))),
+        null_key: Arc::new(move |key: &Windowed<K>| null_serde.is_null(&key.key)),
         get: Arc::new(move |env: &mut Env, key: &Windowed<K>| {
             let err = |source| StreamsError::Serialization {
                 context: name.to_string(),

@@ -388,7 +388,7 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreHandle<K, V> {
 
     /// Whether the store's key serde writes `key` as null: such a key can have no row.
     pub(crate) fn is_null_key(&self, key: &K) -> bool {
-        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+        self.0.key_serde.is_null(key)
     }
 }
 
@@ -716,7 +716,7 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreHandle<K, V> {
 
     /// Whether the store's key serde writes `key` as null.
     pub(crate) fn is_null_key(&self, key: &K) -> bool {
-        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+        self.0.key_serde.is_null(key)
     }
 
     /// The serialized `key`.
@@ -814,12 +814,12 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
 
     /// Whether the store's key serde writes `key` as null.
     pub(crate) fn is_null_key(&self, key: &K) -> bool {
-        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+        self.0.key_serde.is_null(key)
     }
 
     /// Whether the store's value serde writes `value` as null.
     pub(crate) fn is_null_value(&self, value: &V) -> bool {
-        matches!(self.0.value_serde.serialize_nullable(value), Ok(None))
+        self.0.value_serde.is_null(value)
     }
 
     /// The serialized `key`.
@@ -908,7 +908,7 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
 
     /// Whether the store's key serde writes `key` as null.
     pub(crate) fn is_null_key(&self, key: &K) -> bool {
-        matches!(self.0.key_serde.serialize_nullable(key), Ok(None))
+        self.0.key_serde.is_null(key)
     }
 
     /// The serialized `key`.

@@ -23,6 +23,9 @@ macro_rules! nullable_too {
                     .map(|v| Serde::<$t>::serialize(self, v))
                     .transpose()
             }
+            fn is_null(&self, value: &Option<$t>) -> bool {
+                value.is_none()
+            }
             fn deserialize_null(&self) -> Result<Option<$t>, SerdeError> {
                 Ok(None)
             }
@@ -103,6 +106,9 @@ impl Serde<()> for UnitSerde {
     }
     fn serialize_nullable(&self, _value: &()) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(None)
+    }
+    fn is_null(&self, _value: &()) -> bool {
+        true
     }
     fn deserialize_null(&self) -> Result<(), SerdeError> {
         Ok(())

@@ -67,6 +67,9 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<Option<T>> for JsonSerde<T
     fn serialize_nullable(&self, value: &Option<T>) -> Result<Option<Vec<u8>>, SerdeError> {
         value.as_ref().map(|v| Serde::<T>::serialize(self, v)).transpose()
     }
+    fn is_null(&self, value: &Option<T>) -> bool {
+        value.is_none()
+    }
     fn deserialize_null(&self) -> Result<Option<T>, SerdeError> {
         Ok(None)
     }

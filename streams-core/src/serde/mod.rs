@@ -73,6 +73,15 @@ pub trait Serde<T>: Send + Sync + 'static {
         self.serialize(value).map(Some)
     }
 
+    /// Whether `value` is null on the wire, that is whether
+    /// [`serialize_nullable`](Self::serialize_nullable) gives `None` for it, without
+    /// serializing it. Non-nullable types never are; a serde that overrides
+    /// `serialize_nullable` overrides this too.
+    fn is_null(&self, value: &T) -> bool {
+        let _ = value;
+        false
+    }
+
     /// The value for null bytes: an error unless `T` is nullable.
     fn deserialize_null(&self) -> Result<T, SerdeError> {
         Err(SerdeError::Null {
@@ -136,6 +145,10 @@ impl<T, S: Serde<T>> Serde<Option<T>> for Nullable<S> {
 
     fn serialize_nullable(&self, value: &Option<T>) -> Result<Option<Vec<u8>>, SerdeError> {
         value.as_ref().map(|v| self.0.serialize(v)).transpose()
+    }
+
+    fn is_null(&self, value: &Option<T>) -> bool {
+        value.is_none()
     }
 
     fn deserialize_null(&self) -> Result<Option<T>, SerdeError> {
