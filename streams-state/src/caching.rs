@@ -95,6 +95,8 @@ pub struct CachingKeyValueStore {
     lru: BTreeMap<u64, Vec<u8>>,
     next_tick: Cell<u64>,
     flushed: Vec<FlushedEntry>,
+    /// Whether written-down entries carry the stored value they replace.
+    old_values: bool,
     open: bool,
 }
 
@@ -122,6 +124,7 @@ impl CachingKeyValueStore {
             lru: BTreeMap::new(),
             next_tick: Cell::new(0),
             flushed: Vec::new(),
+            old_values: true,
             open: true,
         })
     }
@@ -314,7 +317,13 @@ impl CachingKeyValueStore {
         }
         {
             let _clock = ClockOverride::set(&self.clock, entry.timestamp);
-            let old_value = self.inner.get(key)?;
+            // The old value is needed to forward it, and to know whether a delete deletes
+            // anything.
+            let old_value = if self.old_values || entry.value.is_none() {
+                self.inner.get(key)?
+            } else {
+                None
+            };
             match &entry.value {
                 Some(value) => {
                     self.inner.put(key, value)?;
@@ -573,6 +582,10 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn caching_enabled(&self) -> bool {
         true
+    }
+
+    fn set_old_values_on_flush(&mut self, needed: bool) {
+        self.old_values = needed;
     }
 
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {

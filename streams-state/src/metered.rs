@@ -176,6 +176,10 @@ impl KeyValueStore for MeteredKeyValueStore {
         self.inner.caching_enabled()
     }
 
+    fn set_old_values_on_flush(&mut self, needed: bool) {
+        self.inner.set_old_values_on_flush(needed);
+    }
+
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {
         self.inner.drain_flushed()
     }

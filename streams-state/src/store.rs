@@ -129,6 +129,15 @@ pub trait KeyValueStore: StateStore {
         false
     }
 
+    /// Tells a caching layer whether the entries it writes down must carry the value the
+    /// store held before ([`FlushedEntry::old_value`]); without one it reads a key's old value
+    /// only when the new one is a delete (to tell whether there is anything to delete), as
+    /// Kafka Streams' caching stores do when old values are not sent downstream. The default
+    /// (and the answer of stores without a cache) is that they must.
+    fn set_old_values_on_flush(&mut self, needed: bool) {
+        let _ = needed;
+    }
+
     /// Entries a caching layer wrote down since the last call (on flush or eviction), in the
     /// order they were written. Empty for stores without a cache.
     fn drain_flushed(&mut self) -> Vec<FlushedEntry> {

@@ -526,6 +526,10 @@ pub(crate) struct WindowChangeForwarder<K, VA> {
 }
 
 impl<K: Clone + 'static, VA: Clone + 'static> FlushForwarder for WindowChangeForwarder<K, VA> {
+    fn needs_old_values(&self) -> bool {
+        self.send_old_values
+    }
+
     fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError> {
         let decode_err = |source| StreamsError::Serialization {
             context: self.store.to_string(),
@@ -574,6 +578,10 @@ pub(crate) struct SessionChangeForwarder<K, VA> {
 }
 
 impl<K: Clone + 'static, VA: Clone + 'static> FlushForwarder for SessionChangeForwarder<K, VA> {
+    fn needs_old_values(&self) -> bool {
+        self.send_old_values
+    }
+
     fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError> {
         let decode_err = |source| StreamsError::Serialization {
             context: self.store.to_string(),

@@ -118,6 +118,9 @@ impl StoreMeta {
 /// Turns entries flushed by a store's cache into typed records forwarded by the store's owner.
 pub(crate) trait FlushForwarder: Send {
     fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError>;
+
+    /// Whether the forwarded changes carry old values (the cache must then read them).
+    fn needs_old_values(&self) -> bool;
 }
 
 /// Forwards flushed entries of a timestamped key-value store as `Record<K, Change<V>>`.
@@ -129,6 +132,10 @@ pub(crate) struct TimestampedChangeForwarder<K, V> {
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> FlushForwarder for TimestampedChangeForwarder<K, V> {
+    fn needs_old_values(&self) -> bool {
+        self.send_old_values
+    }
+
     fn forward(&self, entries: Vec<FlushedEntry>, children: &[NodeId], env: &mut Env) -> Result<(), StreamsError> {
         let decode_err = |source| StreamsError::Serialization {
             context: self.store.to_string(),

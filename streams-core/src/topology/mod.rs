@@ -801,7 +801,7 @@ impl Topology {
                     timestamped: timestamped_changelog,
                 }) as Box<dyn streams_state::ChangelogSink>
             });
-            let store = builder.build(config.state_dir.as_deref(), sink, Arc::clone(&clock))?;
+            let mut store = builder.build(config.state_dir.as_deref(), sink, Arc::clone(&clock))?;
             let forwarder = match &def.forwarder {
                 Some((owner, factory)) => {
                     let owner = sub
@@ -809,7 +809,9 @@ impl Topology {
                         .iter()
                         .position(|&g| &self.nodes[g].name == owner)
                         .ok_or_else(|| StreamsError::Internal(format!("owner `{owner}` of `{name}` is elsewhere")))?;
-                    Some((owner, factory()))
+                    let forwarder = factory();
+                    store.set_old_values_on_flush(forwarder.needs_old_values());
+                    Some((owner, forwarder))
                 }
                 None => None,
             };

@@ -105,6 +105,33 @@ fn flush_writes_in_dirty_order_with_old_values_and_a_reput_moves_to_the_end() {
     assert_eq!(store.drain_flushed(), vec![flushed(b"b", Some(b"5"), Some(b"2"), 5)]);
 }
 
+/// When nobody downstream wants old values, flushed updates carry none (the stored value is
+/// not read); a delete still reads it, to know whether there is anything to delete.
+#[test]
+fn without_old_values_only_deletes_read_the_stored_value() {
+    let (mut store, clock) = cached(10_000);
+    store.set_old_values_on_flush(false);
+    store
+        .restore_batch(&[rec(b"a", Some(b"old"), 0), rec(b"d", Some(b"gone"), 0)])
+        .unwrap();
+    clock.set(1);
+    store.put(b"a", b"1").unwrap();
+    store.put(b"b", b"2").unwrap();
+    store.delete(b"d").unwrap();
+    store.delete(b"never").unwrap();
+    store.flush().unwrap();
+    assert_eq!(
+        store.drain_flushed(),
+        vec![
+            flushed(b"a", Some(b"1"), None, 1),
+            flushed(b"b", Some(b"2"), None, 1),
+            flushed(b"d", None, Some(b"gone"), 1),
+        ]
+    );
+    assert_eq!(store.inner().get(b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(store.inner().get(b"d").unwrap(), None);
+}
+
 #[test]
 fn flush_logs_each_entry_with_the_timestamp_of_its_last_write() {
     let (mut store, sink, clock) = cached_logged(10_000);
