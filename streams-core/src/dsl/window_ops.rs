@@ -78,6 +78,9 @@ pub(crate) struct TimeWindowAggregateProcessor<K, V, VA> {
     /// Whether the store has a write cache, which then forwards the coalesced updates.
     pub(crate) cached: bool,
     pub(crate) observed_stream_time: i64,
+    /// Buffers reused from record to record: the serialized key, a window's store key, an
+    /// encoded aggregate.
+    pub(crate) buffers: [Vec<u8>; 3],
 }
 
 impl<K, V, VA> Processor<K, V, Windowed<K>, Change<VA>> for TimeWindowAggregateProcessor<K, V, VA>
@@ -109,23 +112,40 @@ where
         ) else {
             return Ok(());
         };
-        let key_bytes = handle.key_bytes(&record.key)?;
+        let [key_bytes, store_key, value_bytes] = &mut self.buffers;
+        handle.key_bytes_into(&record.key, key_bytes)?;
         let send_old = self.send_old_values.load(Ordering::Relaxed);
-        for window in self.windows.windows_for(timestamp) {
+        let windows = self.windows.windows_for(timestamp);
+        let last = windows.len().saturating_sub(1);
+        // The record's value is cloned for every window but the last, which takes it.
+        let mut value = Some(record.value);
+        for (index, window) in windows.into_iter().enumerate() {
             if window.end <= close_time {
                 skip_expired(ctx, &self.store, window, close_time, self.observed_stream_time);
                 continue;
             }
+            let value = if index == last { value.take() } else { value.clone() }
+                .ok_or_else(|| StreamsError::Internal("window aggregate: record value used up".into()))?;
             let mut store = ctx.window_store(handle)?;
-            let old = store.fetch(&key_bytes, window.start)?;
+            // An aggregation's store keeps one value per window (no duplicates): its store key
+            // is built once for the read and the write.
+            let by_store_key = !store.retains_duplicates();
+            let old = if by_store_key {
+                streams_state::window::window_store_key_into(store_key, key_bytes, window.start, 0);
+                store.fetch_at_store_key(store_key)?
+            } else {
+                store.fetch(key_bytes, window.start)?
+            };
             let (old_value, new_timestamp) = match old {
                 Some(old) => (Some(old.value), timestamp.max(old.timestamp)),
                 None => (self.aggregation.initial(), timestamp),
             };
-            let new_value = self
-                .aggregation
-                .apply(&record.key, record.value.clone(), old_value.clone())?;
-            store.put(&key_bytes, &new_value, new_timestamp, window.start)?;
+            let new_value = self.aggregation.apply(&record.key, value, old_value.clone())?;
+            if by_store_key {
+                store.put_at_store_key(store_key, &new_value, new_timestamp, value_bytes)?;
+            } else {
+                store.put(key_bytes, &new_value, new_timestamp, window.start)?;
+            }
             if self.cached {
                 continue;
             }

@@ -442,6 +442,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                     handle: None,
                     cached: false,
                     observed_stream_time: i64::MIN,
+                    buffers: Default::default(),
                 }) as Box<dyn Processor<K, V, Windowed<K>, Change<VA>>>
             }),
             TimeSpec::Sliding(windows) => processor_factory(move || {

@@ -723,6 +723,11 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreHandle<K, V> {
     pub fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
         self.0.key_bytes(key)
     }
+
+    /// [`key_bytes`](Self::key_bytes) into `out`, replacing its content.
+    pub(crate) fn key_bytes_into(&self, key: &K, out: &mut Vec<u8>) -> Result<(), StreamsError> {
+        self.0.key_bytes_into(key, out)
+    }
 }
 
 /// Typed operations on a timestamped window store. Keys are given serialized once per record
@@ -739,6 +744,35 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreView<'_, K, V> {
             .fetch(key, window_start)?
             .map(|v| self.handle.value_and_timestamp(&v))
             .transpose()
+    }
+
+    /// Whether the store keeps every value written (then windows are not addressed by one
+    /// store key, and the `*_at_store_key` operations do not apply).
+    pub(crate) fn retains_duplicates(&self) -> bool {
+        self.store.retains_duplicates()
+    }
+
+    /// [`fetch`](Self::fetch) of a window by its store key
+    /// ([`streams_state::window::window_store_key`], seqnum 0), in a store that does not
+    /// retain duplicates.
+    pub(crate) fn fetch_at_store_key(&self, store_key: &[u8]) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        self.store
+            .get(store_key)?
+            .map(|v| self.handle.value_and_timestamp(&v))
+            .transpose()
+    }
+
+    /// [`put`](Self::put) of a window by its store key, encoding the value in `value_bytes`
+    /// (replacing its content), in a store that does not retain duplicates.
+    pub(crate) fn put_at_store_key(
+        &mut self,
+        store_key: &[u8],
+        value: &V,
+        timestamp: i64,
+        value_bytes: &mut Vec<u8>,
+    ) -> Result<(), StreamsError> {
+        self.handle.value_bytes_into(value, timestamp, value_bytes)?;
+        Ok(self.store.put(store_key, value_bytes)?)
     }
 
     /// Stores `value` written at `timestamp` in the window of `key` starting at `window_start`.

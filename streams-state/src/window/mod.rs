@@ -75,10 +75,16 @@ pub const SEQNUM_SIZE: usize = 4;
 /// `key ++ start (8 bytes BE) ++ seqnum (4 bytes BE)`.
 pub fn window_store_key(key: &[u8], window_start: i64, seqnum: u32) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(key.len() + TIMESTAMP_SIZE + SEQNUM_SIZE);
-    bytes.extend_from_slice(key);
-    bytes.extend_from_slice(&window_start.to_be_bytes());
-    bytes.extend_from_slice(&seqnum.to_be_bytes());
+    window_store_key_into(&mut bytes, key, window_start, seqnum);
     bytes
+}
+
+/// [`window_store_key`] into `out`, replacing its content (to reuse one buffer per record).
+pub fn window_store_key_into(out: &mut Vec<u8>, key: &[u8], window_start: i64, seqnum: u32) {
+    out.clear();
+    out.extend_from_slice(key);
+    out.extend_from_slice(&window_start.to_be_bytes());
+    out.extend_from_slice(&seqnum.to_be_bytes());
 }
 
 /// Splits a window store key into the record key, the window start and the seqnum; `None` if
