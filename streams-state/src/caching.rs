@@ -528,6 +528,21 @@ impl KeyValueStore for CachingKeyValueStore {
         }
     }
 
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.check_open()?;
+        match self.entries.get(key) {
+            Some(entry) => {
+                self.touch(entry);
+                out.clear();
+                if let Some(value) = &entry.value {
+                    out.extend_from_slice(value);
+                }
+                Ok(entry.value.is_some())
+            }
+            None => self.inner.get_into(key, out),
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.put_internal(key, Some(value))
     }

@@ -88,6 +88,10 @@ impl KeyValueStore for LoggingKeyValueStore {
         self.inner.get(key)
     }
 
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.inner.get_into(key, out)
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         if self.inner.as_versioned_store().is_some() {
             let (timestamp, value) = split_timestamped(self.inner.name(), value)?;

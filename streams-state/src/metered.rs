@@ -130,6 +130,11 @@ impl KeyValueStore for MeteredKeyValueStore {
         self.inner.get(key)
     }
 
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.gets.set(self.gets.get() + 1);
+        self.inner.get_into(key, out)
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.metrics.puts += 1;
         self.inner.put(key, value)

@@ -92,6 +92,20 @@ pub trait KeyValueStore: StateStore {
     /// The value stored for `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
 
+    /// [`get`](Self::get) into `out` (replacing its content, so that a caller reading many
+    /// keys reuses one buffer); returns whether `key` has a value. `out` is left empty when it
+    /// has none.
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        out.clear();
+        match self.get(key)? {
+            Some(value) => {
+                out.extend_from_slice(&value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Stores `value` for `key`, replacing what was there.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError>;
 

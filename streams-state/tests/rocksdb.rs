@@ -92,6 +92,15 @@ fn put_get_overwrite_and_delete() {
     assert_eq!(store.get(b"").unwrap(), Some(b"empty key".to_vec()));
     store.put(b"a", b"2").unwrap();
     assert_eq!(store.get(b"a").unwrap(), Some(b"2".to_vec()));
+    // `get_into` replaces the buffer's content, and empties it for a missing key.
+    let mut buffer = b"left over".to_vec();
+    assert!(store.get_into(b"a", &mut buffer).unwrap());
+    assert_eq!(buffer, b"2");
+    assert!(store.get_into(b"b", &mut buffer).unwrap());
+    assert!(buffer.is_empty());
+    buffer.push(7);
+    assert!(!store.get_into(b"missing", &mut buffer).unwrap());
+    assert!(buffer.is_empty());
     assert_eq!(store.delete(b"a").unwrap(), Some(b"2".to_vec()));
     assert_eq!(store.delete(b"a").unwrap(), None);
     assert_eq!(store.get(b"a").unwrap(), None);

@@ -132,7 +132,7 @@ where
             let by_store_key = !store.retains_duplicates();
             let old = if by_store_key {
                 streams_state::window::window_store_key_into(store_key, key_bytes, window.start, 0);
-                store.fetch_at_store_key(store_key)?
+                store.fetch_at_store_key(store_key, value_bytes)?
             } else {
                 store.fetch(key_bytes, window.start)?
             };

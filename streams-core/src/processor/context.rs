@@ -755,11 +755,16 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreView<'_, K, V> {
     /// [`fetch`](Self::fetch) of a window by its store key
     /// ([`streams_state::window::window_store_key`], seqnum 0), in a store that does not
     /// retain duplicates.
-    pub(crate) fn fetch_at_store_key(&self, store_key: &[u8]) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
-        self.store
-            .get(store_key)?
-            .map(|v| self.handle.value_and_timestamp(&v))
-            .transpose()
+    /// `buffer` receives the stored bytes (its content is replaced).
+    pub(crate) fn fetch_at_store_key(
+        &self,
+        store_key: &[u8],
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
+        if !self.store.get_into(store_key, buffer)? {
+            return Ok(None);
+        }
+        self.handle.value_and_timestamp(buffer).map(Some)
     }
 
     /// [`put`](Self::put) of a window by its store key, encoding the value in `value_bytes`

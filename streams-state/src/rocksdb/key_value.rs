@@ -155,6 +155,17 @@ impl KeyValueStore for RocksDbKeyValueStore {
         self.db()?.get(key).map_err(|e| self.engine_error("get", e))
     }
 
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        out.clear();
+        match self.db()?.get_pinned(key).map_err(|e| self.engine_error("get", e))? {
+            Some(value) => {
+                out.extend_from_slice(&value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.db()?
             .put_opt(key, value, &self.write_options)

@@ -430,6 +430,19 @@ impl KeyValueStore for SegmentedBytesStore {
         }
     }
 
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.check_open()?;
+        out.clear();
+        let (_, time) = self.split_key(key)?;
+        if time < self.min_live_time() {
+            return Ok(false);
+        }
+        match self.segments.get(&self.segment_id(time)) {
+            Some(segment) => segment.get_into(key, out),
+            None => Ok(false),
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.write(key, Some(value)).map(drop)
     }

@@ -132,6 +132,29 @@ fn without_old_values_only_deletes_read_the_stored_value() {
     assert_eq!(store.inner().get(b"d").unwrap(), None);
 }
 
+/// `get_into` answers like `get`: cached values, cached tombstones, then the wrapped store.
+#[test]
+fn get_into_reads_the_cache_over_the_store() {
+    let (mut store, _) = cached(10_000);
+    store
+        .restore_batch(&[rec(b"stored", Some(b"s"), 0), rec(b"deleted", Some(b"d"), 0)])
+        .unwrap();
+    store.put(b"cached", b"c").unwrap();
+    store.delete(b"deleted").unwrap();
+    let mut buffer = Vec::new();
+    for (key, expected) in [
+        (&b"cached"[..], Some(&b"c"[..])),
+        (b"stored", Some(b"s")),
+        (b"deleted", None),
+        (b"missing", None),
+    ] {
+        buffer.extend_from_slice(b"junk");
+        assert_eq!(store.get_into(key, &mut buffer).unwrap(), expected.is_some());
+        assert_eq!(buffer.as_slice(), expected.unwrap_or_default());
+        assert_eq!(store.get(key).unwrap().as_deref(), expected);
+    }
+}
+
 #[test]
 fn flush_logs_each_entry_with_the_timestamp_of_its_last_write() {
     let (mut store, sink, clock) = cached_logged(10_000);
