@@ -11,7 +11,9 @@
 //! - **compare** (the default without `--bootstrap`): starts an embedded mock cluster, writes
 //!   the bench-peers data set, and times filter, count and a stream-table join, each by the
 //!   hand-written loop and by the framework, until the output topic's high watermarks reach
-//!   the expected count; checks that both wrote the same output and prints the ratio.
+//!   the expected count; checks that both wrote the same output and prints the ratio. With
+//!   `--workloads window` it times the tumbling 1 s window count (RocksDB window store,
+//!   changelog, one final result per window) the same way.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -120,6 +122,9 @@ enum Workload {
     /// Count on an in-memory store.
     CountInMemory,
     Join,
+    /// A tumbling 1 s count per key on a RocksDB window store, one final result per window
+    /// (suppressed until the window closes).
+    Window,
 }
 
 impl Workload {
@@ -129,6 +134,7 @@ impl Workload {
             Workload::Count => "count",
             Workload::CountInMemory => "count-in-memory",
             Workload::Join => "join",
+            Workload::Window => "window",
         }
     }
 }
@@ -249,6 +255,7 @@ fn topology(workload: Workload, input: &str, table: &str, out: &str) -> Result<T
                 .join(&regions, |v, region| enriched(v.clone(), region))
                 .to(out, Produced::with(Serdes::string(), Serdes::json::<Enriched>()))
         }
+        Workload::Window => return window_topology(input, out),
     }
     builder.build()
 }
@@ -257,7 +264,6 @@ fn topology(workload: Workload, input: &str, table: &str, out: &str) -> Result<T
 /// when it closes (no grace), keyed by the record key. The window store's cache is off: the
 /// suppression buffer holds the counts until their window closes, and a cache in front of it
 /// would hold every update back until the next commit (`commit.interval.ms`, 30 s by default).
-/// App mode only: the hand-written loop of compare mode has no windows.
 fn window_topology(input: &str, out: &str) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
     builder
@@ -550,6 +556,7 @@ fn hand_written(
         .map_err(kafka_err("consumer"))?;
     consumer.subscribe(&[input]).map_err(kafka_err("subscribe"))?;
     let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut windows: HashMap<i32, OpenWindows> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
@@ -559,6 +566,21 @@ fn hand_written(
             continue;
         };
         let value: Input = serde_json::from_slice(payload).map_err(|e| format!("input: {e}"))?;
+        if workload == Workload::Window {
+            let timestamp = message.timestamp().to_millis().unwrap_or(value.ts);
+            let open = windows.entry(message.partition()).or_default();
+            for (key, window, timestamp) in open.add(value.key, timestamp) {
+                let bytes = serde_json::to_vec(&window).map_err(|e| format!("output: {e}"))?;
+                send(
+                    &producer,
+                    BaseRecord::to(out)
+                        .key(key.as_bytes())
+                        .payload(&bytes[..])
+                        .timestamp(timestamp),
+                )?;
+            }
+            continue;
+        }
         let bytes = match workload {
             Workload::Filter => {
                 if !keep(&value) {
@@ -585,6 +607,7 @@ fn hand_written(
                 };
                 serde_json::to_vec(&enriched(value, region))
             }
+            Workload::Window => continue,
         }
         .map_err(|e| format!("output: {e}"))?;
         let mut record = BaseRecord::to(out).key(key).payload(&bytes[..]);
@@ -594,6 +617,47 @@ fn hand_written(
         send(&producer, record)?;
     }
     producer.flush(Duration::from_secs(30)).map_err(kafka_err("flush"))
+}
+
+/// The hand-written window count of one input partition: tumbling 1 s windows per key, each
+/// emitted once, when the partition's stream time (its largest timestamp) reaches the window's
+/// end; records for windows already closed are dropped (no grace).
+#[derive(Default)]
+struct OpenWindows {
+    stream_time: i64,
+    /// Window start -> key -> (count, largest timestamp).
+    open: std::collections::BTreeMap<i64, HashMap<String, (i64, i64)>>,
+}
+
+impl OpenWindows {
+    const SIZE: i64 = 1000;
+
+    /// Counts a record; returns the windows it closed as (key, result, timestamp).
+    fn add(&mut self, key: String, timestamp: i64) -> Vec<(String, WindowCount, i64)> {
+        self.stream_time = self.stream_time.max(timestamp);
+        let start = timestamp - timestamp.rem_euclid(Self::SIZE);
+        if start + Self::SIZE > self.stream_time {
+            let (count, last) = self.open.entry(start).or_default().entry(key).or_insert((0, timestamp));
+            *count += 1;
+            *last = (*last).max(timestamp);
+        }
+        let mut closed = Vec::new();
+        while let Some(entry) = self.open.first_entry() {
+            let start = *entry.key();
+            if start + Self::SIZE > self.stream_time {
+                break;
+            }
+            for (key, (count, last)) in entry.remove() {
+                let window = WindowCount {
+                    start,
+                    end: start + Self::SIZE,
+                    count,
+                };
+                closed.push((key, window, last));
+            }
+        }
+        closed
+    }
 }
 
 /// Reads a table topic to its end into a map (the hand-written join's table).
@@ -835,7 +899,17 @@ fn run_once(
     if high != expected {
         return Err(format!("{name}: {high} output records, expected {expected}"));
     }
-    let tail = read_partitions(&bootstrap, &out, PARTITIONS, 2000)?;
+    // The window workload's two sides emit a partition's windows in different orders (by end
+    // and key bytes, by end and hash order): read all of it, sorted, to compare.
+    let tail = if workload == Workload::Window {
+        let mut all = read_partitions(&bootstrap, &out, PARTITIONS, i64::MAX)?;
+        for (_, records) in &mut all {
+            records.sort();
+        }
+        all
+    } else {
+        read_partitions(&bootstrap, &out, PARTITIONS, 2000)?
+    };
     Ok((timing, tail))
 }
 
@@ -857,6 +931,17 @@ fn check_counts(tails: &[(i32, Vec<(Vec<u8>, Vec<u8>)>)], records: u64) -> Resul
         }
     }
     Ok(())
+}
+
+/// How many windows the window workload emits: one per key and 1 s window of the data set
+/// (the flush records, a minute later, close every window and sit in windows that never close).
+fn window_expected(records: u64) -> Result<i64, String> {
+    let mut windows = std::collections::HashSet::new();
+    for seq in 0..records {
+        let (key, _, ts) = input_record(seq, records)?;
+        windows.insert((key, ts - ts.rem_euclid(OpenWindows::SIZE)));
+    }
+    Ok(windows.len() as i64)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -885,6 +970,7 @@ fn run_compare(cli: &Cli) -> Result<(), String> {
         let expected = match workload {
             Workload::Filter => filter_expected,
             Workload::Count | Workload::CountInMemory | Workload::Join => total as i64,
+            Workload::Window => window_expected(cli.records)?,
         };
         let mut times: HashMap<&str, Vec<Timing>> = HashMap::new();
         for run in 0..cli.repeat.max(1) {
