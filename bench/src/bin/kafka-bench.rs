@@ -1066,3 +1066,54 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn closed(windows: Vec<(String, WindowCount, i64)>) -> Vec<(String, i64, i64, i64, i64)> {
+        let mut out: Vec<_> = windows
+            .into_iter()
+            .map(|(k, w, ts)| (k, w.start, w.end, w.count, ts))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The hand-written window count emits each window once, when stream time reaches its
+    /// end, with its count and largest timestamp; records of closed windows are dropped.
+    #[test]
+    fn open_windows_close_when_stream_time_reaches_their_end() {
+        let mut open = OpenWindows::default();
+        assert!(open.add("a".into(), 100).is_empty());
+        assert!(open.add("b".into(), 900).is_empty());
+        assert!(open.add("a".into(), 950).is_empty());
+        assert!(open.add("a".into(), 1500).len() == 2);
+        // The window [0, 1000) is closed: this record is dropped.
+        assert!(open.add("a".into(), 999).is_empty());
+        let mut open = OpenWindows::default();
+        open.add("a".into(), 100);
+        open.add("b".into(), 900);
+        open.add("a".into(), 950);
+        open.add("a".into(), 1500);
+        assert_eq!(
+            closed(open.add("c".into(), 3000)),
+            vec![("a".into(), 1000, 2000, 1, 1500)]
+        );
+        let mut fresh = OpenWindows::default();
+        fresh.add("a".into(), 100);
+        fresh.add("b".into(), 900);
+        fresh.add("a".into(), 950);
+        assert_eq!(
+            closed(fresh.add("a".into(), 1000)),
+            vec![("a".into(), 0, 1000, 2, 950), ("b".into(), 0, 1000, 1, 900)]
+        );
+    }
+
+    #[test]
+    fn the_window_workload_expects_one_result_per_key_and_second() {
+        // 20 000 records at 10 000 per second, 1000 keys: 2 seconds x 1000 keys.
+        assert_eq!(window_expected(20_000).unwrap(), 2000);
+    }
+}
