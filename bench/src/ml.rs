@@ -13,7 +13,8 @@
 //!   ([`Scoring::with_batching`]).
 //!
 //! Each input record has an 8-byte key and a value of 4 little-endian `f64` features; the
-//! operator's features function copies them into a `Vec<f64>`, the model's prediction (the
+//! operator's features function ([`Scoring::new_numeric`]) copies them into the vector the
+//! operator reuses, the model's prediction (the
 //! score, or the probability of the last class) is written as an 8-byte `f64`. Rows are
 //! pseudo-random, in `[-3, 8)`, the same for every path.
 //!
@@ -246,7 +247,9 @@ pub fn as_number(prediction: &Prediction) -> f64 {
 /// The scoring topology: features -> `predict` -> the prediction as a number -> scores.
 pub fn topology(registry: &Arc<ModelRegistry>, batch: Option<usize>) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
-    let mut scoring = Scoring::new(registry, MODEL, |_: &Vec<u8>, row: &Vec<f64>| row.clone());
+    let mut scoring = Scoring::new_numeric(registry, MODEL, |_: &Vec<u8>, row: &Vec<f64>, out: &mut Vec<f64>| {
+        out.extend_from_slice(row)
+    });
     if let Some(n) = batch {
         let n = NonZeroUsize::new(n).ok_or_else(|| StreamsError::Internal("batch size 0".into()))?;
         scoring = scoring.with_batching(n, Duration::from_millis(5));
@@ -567,7 +570,7 @@ mod tests {
             poll: 256,
             commit_every: 1000,
             batch: 16,
-            cpu_clock: true,
+            cpu_clock: false,
         };
         let mut all = Vec::new();
         for model in BenchModel::ALL {

@@ -164,13 +164,21 @@ pub enum ScoringOutput<V> {
     Shadow(ShadowScore<V>),
 }
 
+/// How the features of a record are extracted.
+enum FeaturesFn<K, V> {
+    /// Returned by the function.
+    Returned(Arc<dyn Fn(&K, &V) -> FeatureVector + Send + Sync>),
+    /// Numbers written by the function into a buffer the operator reuses.
+    Written(Arc<dyn Fn(&K, &V, &mut Vec<f64>) + Send + Sync>),
+}
+
 /// How a stream is scored: the registry and model name, the features function, and the
 /// options. Give it to [`PredictExt::predict`].
 pub struct Scoring<K, V> {
     registry: Arc<ModelRegistry>,
     model: String,
     candidate: Option<String>,
-    features: Arc<dyn Fn(&K, &V) -> FeatureVector + Send + Sync>,
+    features: FeaturesFn<K, V>,
     no_model: NoModelPolicy,
     batch: Option<(NonZeroUsize, Duration)>,
     hold_poll: Duration,
@@ -186,11 +194,42 @@ impl<K, V> Scoring<K, V> {
         model: impl Into<String>,
         features: impl Fn(&K, &V) -> X + Send + Sync + 'static,
     ) -> Self {
+        Self::with_features(
+            registry,
+            model.into(),
+            FeaturesFn::Returned(Arc::new(move |k, v| features(k, v).into())),
+        )
+    }
+
+    /// [`new`](Self::new) for numeric features that `features` appends, in the model's input
+    /// order, to the vector it is given (empty at each call) instead of returning them: the
+    /// operator reuses one vector, so extracting the features of a record scored at once
+    /// allocates nothing. Records held for a batch or a model keep a vector of their own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use streams_ml::{ModelRegistry, Scoring};
+    ///
+    /// let registry = Arc::new(ModelRegistry::new());
+    /// let scoring = Scoring::new_numeric(&registry, "orders", |_id: &String, units: &f64, out: &mut Vec<f64>| {
+    ///     out.push(*units)
+    /// });
+    /// # drop(scoring);
+    /// ```
+    pub fn new_numeric(
+        registry: &Arc<ModelRegistry>,
+        model: impl Into<String>,
+        features: impl Fn(&K, &V, &mut Vec<f64>) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_features(registry, model.into(), FeaturesFn::Written(Arc::new(features)))
+    }
+
+    fn with_features(registry: &Arc<ModelRegistry>, model: String, features: FeaturesFn<K, V>) -> Self {
         Scoring {
             registry: Arc::clone(registry),
-            model: model.into(),
+            model,
             candidate: None,
-            features: Arc::new(move |k, v| features(k, v).into()),
+            features,
             no_model: NoModelPolicy::PassThrough,
             batch: None,
             hold_poll: Duration::from_millis(100),
@@ -361,6 +400,8 @@ struct ScoringProcessor<K, V> {
     last_ref: Option<ModelOutput>,
     /// Single-record model calls so far, for sampling their latency.
     single_calls: u64,
+    /// The vector [`Scoring::new_numeric`]'s function writes into, kept between records.
+    numbers: Vec<f64>,
 }
 
 /// What the records a model scores carry: its [`ModelRef`] and the headers naming it.
@@ -403,6 +444,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
             pending: VecDeque::new(),
             last_ref: None,
             single_calls: 0,
+            numbers: Vec::new(),
         }
     }
 
@@ -682,7 +724,15 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Processor<K, V, K, Sc
     }
 
     fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, V>) -> Result<(), StreamsError> {
-        let features = (self.scoring.features)(&record.key, &record.value);
+        let (features, reuse) = match &self.scoring.features {
+            FeaturesFn::Returned(extract) => (extract(&record.key, &record.value), false),
+            FeaturesFn::Written(extract) => {
+                let mut numbers = std::mem::take(&mut self.numbers);
+                numbers.clear();
+                extract(&record.key, &record.value, &mut numbers);
+                (FeatureVector::Numbers(numbers), true)
+            }
+        };
         self.refresh();
         if self.pending.is_empty() && self.scoring.batch.is_none() {
             // The model is lent out for the call instead of cloned (nothing the call reaches
@@ -690,6 +740,9 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Processor<K, V, K, Sc
             if let Some(model) = self.model.take() {
                 let result = self.score_one(record, &features, &model, ctx);
                 self.model = Some(model);
+                if let (true, FeatureVector::Numbers(numbers)) = (reuse, features) {
+                    self.numbers = numbers;
+                }
                 return result;
             }
         }
