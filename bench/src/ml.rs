@@ -13,7 +13,8 @@
 //!   ([`Scoring::with_batching`]).
 //!
 //! Each input record has an 8-byte key and a value of 4 little-endian `f64` features; the
-//! operator's features function copies them into a `Vec<f64>`, the model's prediction (the
+//! operator's features function ([`Scoring::new_numeric`]) copies them into the vector the
+//! operator reuses, the model's prediction (the
 //! score, or the probability of the last class) is written as an 8-byte `f64`. Rows are
 //! pseudo-random, in `[-3, 8)`, the same for every path.
 //!
@@ -21,7 +22,8 @@
 //!
 //! * **throughput**: records added in polls of [`MlConfig::poll`] records, processed, and
 //!   committed every [`MlConfig::commit_every`] records (and once at the end); records/s from
-//!   wall-clock time of the whole pass;
+//!   wall-clock time of the whole pass, or from the thread's on-CPU time
+//!   ([`MlConfig::cpu_clock`]);
 //! * **latency**: [`MlConfig::latency_records`] records added one per poll; a record's latency
 //!   is the time from adding it to its output reaching the collector, so with micro-batching it
 //!   includes the wait for its batch to fill (records arrive back to back). For the bare model
@@ -29,9 +31,11 @@
 //!   `predict_batch`).
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::{Timer, Timing};
 use streams_core::dsl::{Consumed, Produced, StreamsBuilder};
 use streams_core::internals::{RecordCollector, TaskId};
 use streams_core::processor::{Headers, ProducerRecord, RawRecord};
@@ -111,6 +115,19 @@ pub struct MlConfig {
     pub commit_every: usize,
     /// Batch size of micro-batching.
     pub batch: usize,
+    /// Throughput from the thread's on-CPU time instead of wall-clock time.
+    pub cpu_clock: bool,
+}
+
+impl MlConfig {
+    /// The time of a throughput pass, as the configuration says to count it (wall-clock time
+    /// when on-CPU time is not readable).
+    fn pass_time(&self, timing: Timing) -> Duration {
+        match (self.cpu_clock, timing.cpu) {
+            (true, Some(cpu)) => cpu,
+            _ => timing.wall,
+        }
+    }
 }
 
 impl Default for MlConfig {
@@ -122,6 +139,7 @@ impl Default for MlConfig {
             poll: 1000,
             commit_every: 100_000,
             batch: 64,
+            cpu_clock: false,
         }
     }
 }
@@ -160,7 +178,7 @@ pub struct MlResult {
     pub path: ScoringPath,
     /// Records in the throughput pass.
     pub records: usize,
-    /// Wall-clock time of the throughput pass.
+    /// Time of the throughput pass (wall-clock, or on-CPU with [`MlConfig::cpu_clock`]).
     pub elapsed: Duration,
     /// Median latency per record.
     pub p50: Duration,
@@ -229,7 +247,9 @@ pub fn as_number(prediction: &Prediction) -> f64 {
 /// The scoring topology: features -> `predict` -> the prediction as a number -> scores.
 pub fn topology(registry: &Arc<ModelRegistry>, batch: Option<usize>) -> Result<Topology, StreamsError> {
     let builder = StreamsBuilder::new();
-    let mut scoring = Scoring::new(registry, MODEL, |_: &Vec<u8>, row: &Vec<f64>| row.clone());
+    let mut scoring = Scoring::new_numeric(registry, MODEL, |_: &Vec<u8>, row: &Vec<f64>, out: &mut Vec<f64>| {
+        out.extend_from_slice(row)
+    });
     if let Some(n) = batch {
         let n = NonZeroUsize::new(n).ok_or_else(|| StreamsError::Internal("batch size 0".into()))?;
         scoring = scoring.with_batching(n, Duration::from_millis(5));
@@ -243,10 +263,12 @@ pub fn topology(registry: &Arc<ModelRegistry>, batch: Option<usize>) -> Result<T
     builder.build()
 }
 
-/// Collects the scores and the time each arrived.
+/// Collects the scores and, in the latency pass, the time each arrived.
 #[derive(Default)]
 struct ScoreCollector {
     scores: Mutex<(Vec<f64>, Vec<Instant>)>,
+    /// Whether to read the clock for each record (the latency pass only).
+    timed: AtomicBool,
 }
 
 impl ScoreCollector {
@@ -257,7 +279,7 @@ impl ScoreCollector {
 
 impl RecordCollector for ScoreCollector {
     fn send(&self, record: ProducerRecord) -> Result<(), StreamsError> {
-        let now = Instant::now();
+        let now = self.timed.load(Ordering::Relaxed).then(Instant::now);
         let score = record
             .value
             .as_deref()
@@ -265,7 +287,7 @@ impl RecordCollector for ScoreCollector {
             .map_or(f64::NAN, f64::from_be_bytes);
         let mut scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
         scores.0.push(score);
-        scores.1.push(now);
+        scores.1.extend(now);
         Ok(())
     }
 
@@ -330,7 +352,7 @@ fn run_operator(
         .enumerate()
         .map(|(i, chunk)| raw(chunk, i * config.poll.max(1)))
         .collect();
-    let start = Instant::now();
+    let timer = Timer::start();
     let mut since_commit = 0;
     for poll in polls {
         since_commit += poll.len();
@@ -342,11 +364,12 @@ fn run_operator(
         }
     }
     task.commit()?;
-    let elapsed = start.elapsed();
+    let elapsed = config.pass_time(timer.elapsed());
     task.close()?;
     let (outputs, _) = collector.take();
 
     // Latency: one record per poll.
+    collector.timed.store(true, Ordering::Relaxed);
     let latency_rows = &rows[..config.latency_records.min(rows.len())];
     let mut task = topology.create_task(id, &task_config)?;
     task.initialize()?;
@@ -378,7 +401,7 @@ fn run_bare(
 ) -> (Duration, Vec<f64>, Vec<Duration>) {
     let score = |r: &Result<Prediction, streams_ml::ModelError>| r.as_ref().map_or(f64::NAN, as_number);
     let mut outputs = Vec::with_capacity(rows.len());
-    let start = Instant::now();
+    let timer = Timer::start();
     match batch {
         None => outputs.extend(rows.iter().map(|row| score(&model.predict(row)))),
         Some(n) => {
@@ -387,7 +410,7 @@ fn run_bare(
             }
         }
     }
-    let elapsed = start.elapsed();
+    let elapsed = config.pass_time(timer.elapsed());
     let latency_rows = &rows[..config.latency_records.min(rows.len())];
     let mut latencies = Vec::with_capacity(latency_rows.len());
     match batch {
@@ -547,6 +570,7 @@ mod tests {
             poll: 256,
             commit_every: 1000,
             batch: 16,
+            cpu_clock: false,
         };
         let mut all = Vec::new();
         for model in BenchModel::ALL {

@@ -98,7 +98,7 @@ pub use metrics::{RegistryMetricsSnapshot, ScoringMetrics, ScoringMetricsSnapsho
 pub use model::{ClassPrediction, FeatureKind, FeatureSpec, FeatureValue, Features, Model, ModelFormat, Prediction};
 pub use predict::{
     FeatureVector, ModelRef, NoModelPolicy, PredictExt, Predictions, Scored, Scoring, ScoringFailure, ScoringOutput,
-    ShadowScore, MODEL_NAME_HEADER, MODEL_VERSION_HEADER,
+    ShadowScore, LATENCY_SAMPLE_INTERVAL, MODEL_NAME_HEADER, MODEL_VERSION_HEADER,
 };
 pub use registry::{Installed, ModelRegistry};
 pub use sgd::{LearningRate, SgdConfig, SgdLearner};

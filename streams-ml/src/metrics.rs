@@ -72,7 +72,8 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct $name {
             $($(#[$fmeta])* pub(crate) $field: AtomicU64,)*
-            /// Time spent in the model, one observation per call (a record, or a batch).
+            /// Time spent in the model: one observation per batch call and per
+            /// [`LATENCY_SAMPLE_INTERVAL`](crate::LATENCY_SAMPLE_INTERVAL) single-record calls.
             pub(crate) latency: LatencyHistogram,
         }
 
@@ -80,7 +81,9 @@ macro_rules! counters {
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $snapshot {
             $($(#[$fmeta])* pub $field: u64,)*
-            /// Time spent in the model, one observation per call (a record, or a batch).
+            /// Time spent in the model: one observation per batch call and per
+            /// [`LATENCY_SAMPLE_INTERVAL`](crate::LATENCY_SAMPLE_INTERVAL) single-record calls
+            /// (the first of a task's, then every that many).
             pub latency: HistogramSnapshot,
         }
 

@@ -17,6 +17,10 @@ pub const MODEL_NAME_HEADER: &str = "model.name";
 /// Header carrying the version (decimal) of the model that scored a record.
 pub const MODEL_VERSION_HEADER: &str = "model.version";
 
+/// The scoring operator times one single-record model call in this many (the first, then
+/// every this many after it, per task); batch calls are always timed.
+pub const LATENCY_SAMPLE_INTERVAL: u64 = 16;
+
 /// The features of one record, as the features function extracts them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeatureVector {
@@ -160,13 +164,21 @@ pub enum ScoringOutput<V> {
     Shadow(ShadowScore<V>),
 }
 
+/// How the features of a record are extracted.
+enum FeaturesFn<K, V> {
+    /// Returned by the function.
+    Returned(Arc<dyn Fn(&K, &V) -> FeatureVector + Send + Sync>),
+    /// Numbers written by the function into a buffer the operator reuses.
+    Written(Arc<dyn Fn(&K, &V, &mut Vec<f64>) + Send + Sync>),
+}
+
 /// How a stream is scored: the registry and model name, the features function, and the
 /// options. Give it to [`PredictExt::predict`].
 pub struct Scoring<K, V> {
     registry: Arc<ModelRegistry>,
     model: String,
     candidate: Option<String>,
-    features: Arc<dyn Fn(&K, &V) -> FeatureVector + Send + Sync>,
+    features: FeaturesFn<K, V>,
     no_model: NoModelPolicy,
     batch: Option<(NonZeroUsize, Duration)>,
     hold_poll: Duration,
@@ -182,11 +194,42 @@ impl<K, V> Scoring<K, V> {
         model: impl Into<String>,
         features: impl Fn(&K, &V) -> X + Send + Sync + 'static,
     ) -> Self {
+        Self::with_features(
+            registry,
+            model.into(),
+            FeaturesFn::Returned(Arc::new(move |k, v| features(k, v).into())),
+        )
+    }
+
+    /// [`new`](Self::new) for numeric features that `features` appends, in the model's input
+    /// order, to the vector it is given (empty at each call) instead of returning them: the
+    /// operator reuses one vector, so extracting the features of a record scored at once
+    /// allocates nothing. Records held for a batch or a model keep a vector of their own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use streams_ml::{ModelRegistry, Scoring};
+    ///
+    /// let registry = Arc::new(ModelRegistry::new());
+    /// let scoring = Scoring::new_numeric(&registry, "orders", |_id: &String, units: &f64, out: &mut Vec<f64>| {
+    ///     out.push(*units)
+    /// });
+    /// # drop(scoring);
+    /// ```
+    pub fn new_numeric(
+        registry: &Arc<ModelRegistry>,
+        model: impl Into<String>,
+        features: impl Fn(&K, &V, &mut Vec<f64>) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_features(registry, model.into(), FeaturesFn::Written(Arc::new(features)))
+    }
+
+    fn with_features(registry: &Arc<ModelRegistry>, model: String, features: FeaturesFn<K, V>) -> Self {
         Scoring {
             registry: Arc::clone(registry),
-            model: model.into(),
+            model,
             candidate: None,
-            features: Arc::new(move |k, v| features(k, v).into()),
+            features,
             no_model: NoModelPolicy::PassThrough,
             batch: None,
             hold_poll: Duration::from_millis(100),
@@ -352,9 +395,22 @@ struct ScoringProcessor<K, V> {
     model: Option<Arc<dyn Model>>,
     candidate: Option<Arc<dyn Model>>,
     pending: VecDeque<Pending<K, V>>,
-    /// The [`ModelRef`] of the model that scored last, built once per model instead of once
-    /// per record.
-    last_ref: Option<(Arc<dyn Model>, ModelRef)>,
+    /// The [`ModelRef`] and model headers of the model that scored last, built once per model
+    /// instead of once per record.
+    last_ref: Option<ModelOutput>,
+    /// Single-record model calls so far, for sampling their latency.
+    single_calls: u64,
+    /// The vector [`Scoring::new_numeric`]'s function writes into, kept between records.
+    numbers: Vec<f64>,
+}
+
+/// What the records a model scores carry: its [`ModelRef`] and the headers naming it.
+struct ModelOutput {
+    model: Arc<dyn Model>,
+    model_ref: ModelRef,
+    /// [`MODEL_NAME_HEADER`] and [`MODEL_VERSION_HEADER`] of the model, shared by the records
+    /// that had no headers before.
+    headers: Headers,
 }
 
 type Ctx<'a, K, V> = ProcessorContext<'a, K, ScoringOutput<V>>;
@@ -368,6 +424,16 @@ fn set_model_headers(headers: &mut Headers, model: Option<&ModelRef>) {
     }
 }
 
+/// [`set_model_headers`] with the model's headers already built: a record without headers
+/// shares them.
+fn set_built_model_headers(headers: &mut Headers, output: &ModelOutput) {
+    if headers.is_empty() {
+        *headers = output.headers.clone();
+    } else {
+        set_model_headers(headers, Some(&output.model_ref));
+    }
+}
+
 impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V> {
     fn new(scoring: Arc<Scoring<K, V>>) -> Self {
         ScoringProcessor {
@@ -377,19 +443,28 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
             candidate: None,
             pending: VecDeque::new(),
             last_ref: None,
+            single_calls: 0,
+            numbers: Vec::new(),
         }
     }
 
-    /// `model`'s [`ModelRef`], reusing the last one while the same model instance scores.
-    fn model_ref(&mut self, model: &Arc<dyn Model>) -> ModelRef {
-        match &self.last_ref {
-            Some((last, model_ref)) if Arc::ptr_eq(last, model) => model_ref.clone(),
+    /// What `model`'s records carry, reusing the last one while the same model instance
+    /// scores.
+    fn model_output(&mut self, model: &Arc<dyn Model>) -> &ModelOutput {
+        let output = match self.last_ref.take() {
+            Some(last) if Arc::ptr_eq(&last.model, model) => last,
             _ => {
                 let model_ref = ModelRef::of(&**model);
-                self.last_ref = Some((Arc::clone(model), model_ref.clone()));
-                model_ref
+                let mut headers = Headers::new();
+                set_model_headers(&mut headers, Some(&model_ref));
+                ModelOutput {
+                    model: Arc::clone(model),
+                    model_ref,
+                    headers,
+                }
             }
-        }
+        };
+        self.last_ref.insert(output)
     }
 
     fn metrics(&self) -> &ScoringMetrics {
@@ -493,9 +568,13 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
         model: &Arc<dyn Model>,
         ctx: &mut Ctx<'_, K, V>,
     ) -> Result<(), StreamsError> {
-        let start = Instant::now();
+        let timed = self.single_calls.is_multiple_of(LATENCY_SAMPLE_INTERVAL);
+        self.single_calls = self.single_calls.wrapping_add(1);
+        let start = timed.then(Instant::now);
         let result = features.score(&**model);
-        self.metrics().latency.observe(start.elapsed());
+        if let Some(start) = start {
+            self.metrics().latency.observe(start.elapsed());
+        }
         self.emit(record, features, model, result, ctx)
     }
 
@@ -507,15 +586,17 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
         result: Result<Prediction, ModelError>,
         ctx: &mut Ctx<'_, K, V>,
     ) -> Result<(), StreamsError> {
-        let model_ref = self.model_ref(model);
         let shadow = self
             .scoring
             .candidate
             .is_some()
             .then(|| (record.key.clone(), record.value.clone(), record.headers.clone()));
-        let primary = result.as_ref().ok().cloned();
+        let primary = shadow.as_ref().and_then(|_| result.as_ref().ok().cloned());
         let mut record = record;
-        set_model_headers(&mut record.headers, Some(&model_ref));
+        let output = self.model_output(model);
+        set_built_model_headers(&mut record.headers, output);
+        let model_ref = output.model_ref.clone();
+        let shadow_ref = shadow.as_ref().map(|_| model_ref.clone());
         let timestamp = record.timestamp;
         match result {
             Ok(prediction) => {
@@ -524,7 +605,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
                     ScoringOutput::Scored(Scored {
                         value,
                         prediction: Some(prediction),
-                        model: Some(model_ref.clone()),
+                        model: Some(model_ref),
                     })
                 }))?;
             }
@@ -535,14 +616,14 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ScoringProcessor<K, V
                 ctx.forward(record.map_value(|value| {
                     ScoringOutput::Failed(ScoringFailure {
                         value,
-                        model: model_ref.clone(),
+                        model: model_ref,
                         error,
                     })
                 }))?;
             }
         }
         if let Some((key, value, headers)) = shadow {
-            self.emit_shadow(key, value, headers, timestamp, features, Some(model_ref), primary, ctx)?;
+            self.emit_shadow(key, value, headers, timestamp, features, shadow_ref, primary, ctx)?;
         }
         Ok(())
     }
@@ -643,11 +724,26 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Processor<K, V, K, Sc
     }
 
     fn process(&mut self, record: Record<K, V>, ctx: &mut Ctx<'_, K, V>) -> Result<(), StreamsError> {
-        let features = (self.scoring.features)(&record.key, &record.value);
+        let (features, reuse) = match &self.scoring.features {
+            FeaturesFn::Returned(extract) => (extract(&record.key, &record.value), false),
+            FeaturesFn::Written(extract) => {
+                let mut numbers = std::mem::take(&mut self.numbers);
+                numbers.clear();
+                extract(&record.key, &record.value, &mut numbers);
+                (FeatureVector::Numbers(numbers), true)
+            }
+        };
         self.refresh();
         if self.pending.is_empty() && self.scoring.batch.is_none() {
-            if let Some(model) = self.model.clone() {
-                return self.score_one(record, &features, &model, ctx);
+            // The model is lent out for the call instead of cloned (nothing the call reaches
+            // changes it).
+            if let Some(model) = self.model.take() {
+                let result = self.score_one(record, &features, &model, ctx);
+                self.model = Some(model);
+                if let (true, FeatureVector::Numbers(numbers)) = (reuse, features) {
+                    self.numbers = numbers;
+                }
+                return result;
             }
         }
         self.pending.push_back(Pending {

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release --workspace --bins
 //! target/release/ml-bench [--records N] [--onnx-records N] [--latency-records N] [--poll P]
-//!     [--commit-every C] [--batch B] [--model logistic|pmml-forest|onnx-mlp]...
+//!     [--commit-every C] [--batch B] [--clock wall|cpu] [--model logistic|pmml-forest|onnx-mlp]...
 //! ```
 
 use std::process::ExitCode;
@@ -26,6 +26,13 @@ fn parse_args() -> Result<(MlConfig, Vec<BenchModel>), String> {
             "--poll" => config.poll = number(value()?)?.max(1),
             "--commit-every" => config.commit_every = number(value()?)?,
             "--batch" => config.batch = number(value()?)?.max(1),
+            "--clock" => {
+                config.cpu_clock = match value()?.as_str() {
+                    "wall" => false,
+                    "cpu" => true,
+                    other => return Err(format!("--clock wall|cpu, not `{other}`")),
+                }
+            }
             "--model" => {
                 let name = value()?;
                 models.push(BenchModel::parse(&name).ok_or_else(|| format!("unknown model `{name}`"))?);
@@ -49,7 +56,7 @@ fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: ml-bench [--records N] [--onnx-records N] [--latency-records N] [--poll P] \
-                 [--commit-every C] [--batch B] [--model logistic|pmml-forest|onnx-mlp]..."
+                 [--commit-every C] [--batch B] [--clock wall|cpu] [--model logistic|pmml-forest|onnx-mlp]..."
             );
             return if message.is_empty() {
                 ExitCode::SUCCESS
@@ -60,13 +67,18 @@ fn main() -> ExitCode {
     };
     println!(
         "ml-bench: {} records (onnx-mlp: {}) per throughput pass in polls of {}, commit every {}; \
-         {} records per latency pass, one per poll; micro-batches of {}; one thread{}",
+         {} records per latency pass, one per poll; micro-batches of {}; one thread; {}{}",
         config.records,
         config.onnx_records,
         config.poll,
         config.commit_every,
         config.latency_records,
         config.batch,
+        if config.cpu_clock {
+            "rates from on-CPU time"
+        } else {
+            "rates from wall-clock time"
+        },
         if cfg!(debug_assertions) {
             "; DEBUG BUILD, figures meaningless"
         } else {

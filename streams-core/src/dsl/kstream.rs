@@ -5,8 +5,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::operators::{
-    BranchProcessor, FilterProcessor, FlatMapProcessor, JoinBuffer, MapProcessor, NullCheck, PassThrough,
-    PeekProcessor, Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
+    BranchProcessor, FilterProcessor, FlatMapProcessor, FlatMapValuesProcessor, JoinBuffer, MapProcessor, MappedValues,
+    NullCheck, PassThrough, PeekProcessor, Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor,
+    StreamTableJoiner,
 };
 use super::{
     lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, GlobalKTable, Grouped, Joined,
@@ -334,16 +335,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     where
         I: IntoIterator<Item = V2>,
     {
-        let stream: KStream<K, V2> = self.flat_map_impl(
-            named,
-            "KSTREAM-FLATMAPVALUES-",
-            move |k: K, v| mapper(v).into_iter().map(|v2| (k.clone(), v2)).collect(),
-            self.repartition_required,
-        );
-        KStream {
-            key_serde: self.key_serde.clone(),
-            ..stream
-        }
+        let mapper: Arc<dyn Fn(V) -> MappedValues<V2> + Send + Sync> =
+            Arc::new(move |v| MappedValues::collect(mapper(v)));
+        let node = self.add(named, "KSTREAM-FLATMAPVALUES-", Vec::new(), move || {
+            FlatMapValuesProcessor {
+                mapper: Arc::clone(&mapper),
+            }
+        });
+        self.derive(node, self.key_serde.clone(), None, self.repartition_required)
     }
 
     fn flat_map_impl<K2: Clone + 'static, V2: Clone + 'static>(

@@ -42,7 +42,7 @@ impl<K: 'static, V: 'static, K2: Clone + 'static, V2: Clone + 'static> Processor
     }
 }
 
-/// `flat_map`, `flat_map_values`: one record in, any number out, same timestamp and headers.
+/// `flat_map`: one record in, any number out, same timestamp and headers.
 pub(crate) struct FlatMapProcessor<K, V, K2, V2> {
     pub(crate) mapper: Arc<dyn Fn(K, V) -> Vec<(K2, V2)> + Send + Sync>,
 }
@@ -55,12 +55,84 @@ impl<K: 'static, V: 'static, K2: Clone + 'static, V2: Clone + 'static> Processor
             key,
             value,
             timestamp,
-            headers,
+            mut headers,
         } = record;
-        for (k, v) in (self.mapper)(key, value) {
+        let mut outputs = (self.mapper)(key, value).into_iter().peekable();
+        while let Some((k, v)) = outputs.next() {
+            // The last output takes the headers over; the others get copies.
+            let headers = match outputs.peek() {
+                Some(_) => headers.clone(),
+                None => std::mem::take(&mut headers),
+            };
             ctx.forward(Record {
                 key: k,
                 value: v,
+                timestamp,
+                headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The values a `flat_map_values` mapper produced: a single one is kept apart so that it needs
+/// no vector and its record no copy of key and headers.
+pub(crate) enum MappedValues<V> {
+    One(V),
+    Many(Vec<V>),
+}
+
+impl<V> MappedValues<V> {
+    /// Every value of `values`, in order.
+    pub(crate) fn collect(values: impl IntoIterator<Item = V>) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (Some(first), None) => MappedValues::One(first),
+            (None, _) => MappedValues::Many(Vec::new()),
+            (Some(first), Some(second)) => MappedValues::Many([first, second].into_iter().chain(values).collect()),
+        }
+    }
+}
+
+/// `flat_map_values`: one record in, any number of values out under the same key, timestamp
+/// and headers. Every value is produced before the first is forwarded.
+pub(crate) struct FlatMapValuesProcessor<V, V2> {
+    pub(crate) mapper: Arc<dyn Fn(V) -> MappedValues<V2> + Send + Sync>,
+}
+
+impl<K: Clone + 'static, V: 'static, V2: Clone + 'static> Processor<K, V, K, V2> for FlatMapValuesProcessor<V, V2> {
+    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V2>) -> Result<(), StreamsError> {
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        let values = match (self.mapper)(value) {
+            MappedValues::One(value) => {
+                return ctx.forward(Record {
+                    key,
+                    value,
+                    timestamp,
+                    headers,
+                })
+            }
+            MappedValues::Many(values) => values,
+        };
+        let mut values = values.into_iter().peekable();
+        while let Some(value) = values.next() {
+            if values.peek().is_none() {
+                // The last record takes the key and headers over; the others get copies.
+                return ctx.forward(Record {
+                    key,
+                    value,
+                    timestamp,
+                    headers,
+                });
+            }
+            ctx.forward(Record {
+                key: key.clone(),
+                value,
                 timestamp,
                 headers: headers.clone(),
             })?;

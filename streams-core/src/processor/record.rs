@@ -12,18 +12,31 @@ pub struct Header {
 }
 
 /// The ordered headers of a record (keys may repeat, as in Kafka).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<Header>);
+///
+/// The list is shared copy-on-write: cloning a `Headers` (as forwarding a record to several
+/// children does) copies no header, and a record without headers holds no allocation.
+#[derive(Clone, Default)]
+pub struct Headers(Option<Arc<Vec<Header>>>);
 
 impl Headers {
     /// No headers.
     pub fn new() -> Self {
-        Headers(Vec::new())
+        Headers(None)
+    }
+
+    /// The headers as a slice, in order.
+    fn as_slice(&self) -> &[Header] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The list, to change (copied first when shared).
+    fn list_mut(&mut self) -> &mut Vec<Header> {
+        Arc::make_mut(self.0.get_or_insert_with(Arc::default))
     }
 
     /// Appends a header.
     pub fn add(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> &mut Self {
-        self.0.push(Header {
+        self.list_mut().push(Header {
             key: key.into(),
             value: Some(value.into()),
         });
@@ -32,7 +45,7 @@ impl Headers {
 
     /// Appends a header with a null value.
     pub fn add_null(&mut self, key: impl Into<String>) -> &mut Self {
-        self.0.push(Header {
+        self.list_mut().push(Header {
             key: key.into(),
             value: None,
         });
@@ -41,13 +54,19 @@ impl Headers {
 
     /// Removes every header called `key`.
     pub fn remove(&mut self, key: &str) -> &mut Self {
-        self.0.retain(|h| h.key != key);
+        if self.as_slice().iter().any(|h| h.key == key) {
+            let list = self.list_mut();
+            list.retain(|h| h.key != key);
+            if list.is_empty() {
+                self.0 = None;
+            }
+        }
         self
     }
 
     /// The value of the last header called `key`.
     pub fn last_value(&self, key: &str) -> Option<&[u8]> {
-        self.0
+        self.as_slice()
             .iter()
             .rev()
             .find(|h| h.key == key)
@@ -56,30 +75,44 @@ impl Headers {
 
     /// All headers, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Header> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether there are no headers.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Headers").field(&self.as_slice()).finish()
     }
 }
 
 impl<K: Into<String>, V: Into<Vec<u8>>> FromIterator<(K, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Headers(
-            iter.into_iter()
-                .map(|(k, v)| Header {
-                    key: k.into(),
-                    value: Some(v.into()),
-                })
-                .collect(),
-        )
+        let list: Vec<Header> = iter
+            .into_iter()
+            .map(|(k, v)| Header {
+                key: k.into(),
+                value: Some(v.into()),
+            })
+            .collect();
+        Headers((!list.is_empty()).then(|| Arc::new(list)))
     }
 }
 
