@@ -170,7 +170,7 @@ pub struct Input {
     pub table: Vec<RawRecord>,
     /// Region updates, in timestamp order: every key's region once every
     /// [`REGION_UPDATE_EVERY_MS`] of event time (key `k` at `k * 10` ms into each period), up
-    /// to the last stream record's timestamp; 1 per 1 000 stream records.
+    /// to the last stream record's timestamp; 1 per 100 stream records ([`region_updates`]).
     pub region_updates: Vec<RawRecord>,
 }
 

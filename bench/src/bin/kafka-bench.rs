@@ -93,7 +93,7 @@ struct Cli {
     /// when named).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Filter, Workload::Count, Workload::CountInMemory, Workload::Join])]
     workloads: Vec<Workload>,
-    /// Compare mode: input compression (`gzip`, `lz4`, `snappy`, `none`; the mock keeps about
+    /// Compare mode: input compression (`gzip`, `lz4`, `snappy`, `zstd`, `none`; the mock keeps about
     /// 5 MiB of batches per partition, so the input must compress well).
     #[arg(long, default_value = "gzip")]
     compression: String,
