@@ -170,7 +170,7 @@ pub struct Input {
     pub table: Vec<RawRecord>,
     /// Region updates, in timestamp order: every key's region once every
     /// [`REGION_UPDATE_EVERY_MS`] of event time (key `k` at `k * 10` ms into each period), up
-    /// to the last stream record's timestamp; 1 per 1 000 stream records.
+    /// to the last stream record's timestamp; 1 per 100 stream records ([`region_updates`]).
     pub region_updates: Vec<RawRecord>,
 }
 
@@ -192,24 +192,7 @@ impl Input {
                 raw(key_of(k).into_bytes(), value, BASE_TS - 1000, k as i64)
             })
             .collect();
-        let last = timestamp_of(n.saturating_sub(1));
-        let periods = (last - BASE_TS) / REGION_UPDATE_EVERY_MS + 1;
-        let region_updates = (0..periods)
-            .flat_map(|period| (0..KEYS).map(move |k| (period, k)))
-            .map(|(period, k)| {
-                let timestamp = BASE_TS + period * REGION_UPDATE_EVERY_MS + k as i64 * 10;
-                (timestamp, k, period)
-            })
-            .filter(|&(timestamp, _, _)| timestamp <= last)
-            .enumerate()
-            .map(|(offset, (timestamp, k, period))| {
-                let region = Region {
-                    region: format!("region-{:02}", (k + period as u64) % REGIONS),
-                };
-                let value = serde_json::to_vec(&region).unwrap_or_default();
-                raw(key_of(k).into_bytes(), value, timestamp, offset as i64)
-            })
-            .collect();
+        let region_updates = region_updates(n);
         Input {
             records,
             table,
@@ -229,6 +212,30 @@ impl Input {
         let total: usize = self.records.iter().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
         total as f64 / self.records.len().max(1) as f64
     }
+}
+
+/// The region updates that go with `n` stream records, in timestamp order: every key's region
+/// (`{"region":"region-NN"}`) once every [`REGION_UPDATE_EVERY_MS`] of event time, key `k` at
+/// `k * 10` ms into each period, up to the timestamp of record `n - 1`.
+pub fn region_updates(n: u64) -> Vec<RawRecord> {
+    let last = timestamp_of(n.saturating_sub(1));
+    let periods = (last - BASE_TS) / REGION_UPDATE_EVERY_MS + 1;
+    (0..periods)
+        .flat_map(|period| (0..KEYS).map(move |k| (period, k)))
+        .map(|(period, k)| {
+            let timestamp = BASE_TS + period * REGION_UPDATE_EVERY_MS + k as i64 * 10;
+            (timestamp, k, period)
+        })
+        .filter(|&(timestamp, _, _)| timestamp <= last)
+        .enumerate()
+        .map(|(offset, (timestamp, k, period))| {
+            let region = Region {
+                region: format!("region-{:02}", (k + period as u64) % REGIONS),
+            };
+            let value = serde_json::to_vec(&region).unwrap_or_default();
+            raw(key_of(k).into_bytes(), value, timestamp, offset as i64)
+        })
+        .collect()
 }
 
 fn raw(key: Vec<u8>, value: Vec<u8>, timestamp: i64, offset: i64) -> RawRecord {
