@@ -5,15 +5,15 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::operators::{
-    BranchProcessor, FilterProcessor, FlatMapProcessor, FlatMapValuesProcessor, JoinBuffer, MapProcessor, MappedValues,
-    NullCheck, PassThrough, PeekProcessor, Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor,
-    StreamTableJoiner,
+    BranchProcessor, FlatMapProcessor, FlatMapValuesProcessor, JoinBuffer, MappedValues, NullCheck, PassThrough,
+    Predicate, StreamGlobalJoinProcessor, StreamTableJoinProcessor, StreamTableJoiner,
 };
 use super::{
     lock, missing_serde, processor_factory, sink_factory, source_factory, Branched, GlobalKTable, Grouped, Joined,
     KGroupedStream, KTable, Named, Produced, Repartitioned, Shared, StoreSpec,
 };
 use crate::internals::partitioner::StreamPartitioner;
+use crate::internals::stateless::{inspect_factory, map_factory, Inspect, RecordMapper};
 use crate::processor::{Processor, Record};
 use crate::serde::SharedSerde;
 use crate::topology::{NodeKind, RepartitionTopicDef, TopicName};
@@ -82,6 +82,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         )
     }
 
+    /// Adds a stateless operator's node (see [`crate::internals::stateless`]) below this stream.
+    fn add_stateless(&self, named: Option<Named>, prefix: &str, factory: crate::topology::NodeFactory) -> usize {
+        let mut b = lock(&self.builder);
+        let name = b.name_or(named.map(|n| n.0), prefix);
+        b.add_node(name, NodeKind::Processor, &[self.node], Vec::new(), factory)
+    }
+
     /// Adds a processor node below this stream.
     fn add<K2: Clone + 'static, V2: Clone + 'static, P>(
         &self,
@@ -105,10 +112,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 
     fn filter_impl(&self, named: Option<Named>, keep_if: bool, predicate: Predicate<K, V>) -> KStream<K, V> {
-        let node = self.add(named, "KSTREAM-FILTER-", Vec::new(), move || FilterProcessor {
-            predicate: Arc::clone(&predicate),
-            keep_if,
-        });
+        let node = self.add_stateless(
+            named,
+            "KSTREAM-FILTER-",
+            inspect_factory(Inspect::Filter { predicate, keep_if }),
+        );
         self.derive(
             node,
             self.key_serde.clone(),
@@ -149,11 +157,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         &self,
         named: Option<Named>,
         prefix: &str,
-        mapper: Arc<dyn Fn(Record<K, V>) -> Record<K2, V2> + Send + Sync>,
+        mapper: RecordMapper<K, V, K2, V2>,
     ) -> usize {
-        self.add(named, prefix, Vec::new(), move || MapProcessor {
-            mapper: Arc::clone(&mapper),
-        })
+        self.add_stateless(named, prefix, map_factory(mapper))
     }
 
     /// Replaces each record's key and value (marks the stream for repartitioning before a
@@ -386,10 +392,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         action: Arc<dyn Fn(&K, &V) + Send + Sync>,
         forward: bool,
     ) -> KStream<K, V> {
-        let node = self.add(named, prefix, Vec::new(), move || PeekProcessor {
-            action: Arc::clone(&action),
-            forward,
-        });
+        let node = self.add_stateless(named, prefix, inspect_factory(Inspect::Peek { action, forward }));
         self.derive(
             node,
             self.key_serde.clone(),
@@ -599,11 +602,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             NodeKind::Processor,
             &[self.node],
             Vec::new(),
-            processor_factory(move || {
-                Box::new(FilterProcessor {
-                    predicate: Arc::clone(&not_null),
-                    keep_if: true,
-                }) as Box<dyn Processor<K, V, K, V>>
+            inspect_factory(Inspect::Filter {
+                predicate: not_null,
+                keep_if: true,
             }),
         );
         let internal = TopicName::internal(topic.as_str());

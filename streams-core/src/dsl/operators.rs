@@ -12,35 +12,7 @@ use crate::StreamsError;
 
 use super::ValueGetter;
 
-pub(crate) type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
-
-/// `filter` / `filter_not`.
-pub(crate) struct FilterProcessor<K, V> {
-    pub(crate) predicate: Predicate<K, V>,
-    pub(crate) keep_if: bool,
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for FilterProcessor<K, V> {
-    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
-        if (self.predicate)(&record.key, &record.value) == self.keep_if {
-            ctx.forward(record)?;
-        }
-        Ok(())
-    }
-}
-
-/// `map`, `select_key`, `map_values`: one record in, one out.
-pub(crate) struct MapProcessor<K, V, K2, V2> {
-    pub(crate) mapper: Arc<dyn Fn(Record<K, V>) -> Record<K2, V2> + Send + Sync>,
-}
-
-impl<K: 'static, V: 'static, K2: Clone + 'static, V2: Clone + 'static> Processor<K, V, K2, V2>
-    for MapProcessor<K, V, K2, V2>
-{
-    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K2, V2>) -> Result<(), StreamsError> {
-        ctx.forward((self.mapper)(record))
-    }
-}
+pub(crate) use crate::internals::stateless::Predicate;
 
 /// `flat_map`: one record in, any number out, same timestamp and headers.
 pub(crate) struct FlatMapProcessor<K, V, K2, V2> {
@@ -136,22 +108,6 @@ impl<K: Clone + 'static, V: 'static, V2: Clone + 'static> Processor<K, V, K, V2>
                 timestamp,
                 headers: headers.clone(),
             })?;
-        }
-        Ok(())
-    }
-}
-
-/// `peek` (forwards) and `for_each` (terminal).
-pub(crate) struct PeekProcessor<K, V> {
-    pub(crate) action: Arc<dyn Fn(&K, &V) + Send + Sync>,
-    pub(crate) forward: bool,
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for PeekProcessor<K, V> {
-    fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, V>) -> Result<(), StreamsError> {
-        (self.action)(&record.key, &record.value);
-        if self.forward {
-            ctx.forward(record)?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ pub mod global;
 pub mod handler;
 pub(crate) mod node;
 pub mod partitioner;
+pub(crate) mod stateless;
 pub mod task;
 
 pub use collector::RecordCollector;

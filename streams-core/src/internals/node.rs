@@ -233,15 +233,38 @@ pub(crate) fn dispatch<K: 'static, V: 'static>(
     child: NodeId,
     record: Record<K, V>,
 ) -> Result<(), StreamsError> {
+    dispatch_slot(env, child, &mut Some(record))
+}
+
+/// Hands node `child` the slot its input is in (an `Option<Record<K, V>>`, or a
+/// [`SourceInput`] for a source); the child takes the record out or looks at it in place.
+pub(crate) fn dispatch_slot(env: &mut Env, child: NodeId, slot: &mut dyn Any) -> Result<(), StreamsError> {
     let mut node = env
         .nodes
         .get_mut(child)
         .and_then(Option::take)
         .ok_or_else(|| StreamsError::Internal(format!("node {child} is missing or re-entered")))?;
-    let mut slot = Some(record);
-    let result = node.process(&mut slot, env);
+    let result = node.process(slot, env);
     env.nodes[child] = Some(node);
     result
+}
+
+/// Hands the record in `slot` to every node in `children`: a clone to all but the last, the
+/// slot itself to the last.
+pub(crate) fn forward_slot<K: Clone + 'static, V: Clone + 'static>(
+    env: &mut Env,
+    children: &[NodeId],
+    slot: &mut Option<Record<K, V>>,
+) -> Result<(), StreamsError> {
+    let Some((&last, rest)) = children.split_last() else {
+        return Ok(());
+    };
+    for &child in rest {
+        if let Some(record) = slot.as_ref() {
+            dispatch(env, child, record.clone())?;
+        }
+    }
+    dispatch_slot(env, last, slot)
 }
 
 /// Hands `record` to every node in `children`, cloning it for all but the last.
@@ -250,15 +273,7 @@ pub(crate) fn forward_all<K: Clone + 'static, V: Clone + 'static>(
     children: &[NodeId],
     record: Record<K, V>,
 ) -> Result<(), StreamsError> {
-    match children.split_last() {
-        None => Ok(()),
-        Some((&last, rest)) => {
-            for &child in rest {
-                dispatch(env, child, record.clone())?;
-            }
-            dispatch(env, last, record)
-        }
-    }
+    forward_slot(env, children, &mut Some(record))
 }
 
 fn take_input<T: 'static>(input: &mut dyn Any, node: &str) -> Result<T, StreamsError> {
@@ -388,13 +403,13 @@ impl<K: Clone + 'static, V: Clone + 'static> RuntimeNode for SourceNode<K, V> {
                 return self.handle_error(env, &input, "value", e);
             }
         };
-        let record = Record {
+        let mut record = Some(Record {
             key,
             value,
             timestamp: input.record.timestamp,
             headers: input.record.headers,
-        };
-        forward_all(env, &self.children, record)
+        });
+        forward_slot(env, &self.children, &mut record)
     }
 
     fn punctuate(&mut self, _: Schedule, _: i64, _: &mut Env) -> Result<(), StreamsError> {
