@@ -10,6 +10,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::memory::prefix_successor;
+use crate::small_bytes::SmallBytes;
 use crate::store::{ChangelogRecord, FlushedEntry, KeyValue, KeyValueIterator, KeyValueStore, RecordClock, StateStore};
 use crate::window::{SessionStore, WindowStore};
 use crate::StateError;
@@ -28,10 +29,16 @@ pub fn cache_entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
     key.len() + value.map_or(0, <[u8]>::len) + CACHE_ENTRY_OVERHEAD_BYTES
 }
 
+/// The cached entries by key. Hashed with foldhash's randomly seeded hasher: the cache is read
+/// and written for every record, and SipHash (std's default) costs several times as much on
+/// short keys; short keys and values are kept inline in the table ([`SmallBytes`]), so that a
+/// lookup does not follow pointers.
+type CacheMap = HashMap<SmallBytes, CacheEntry, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 struct CacheEntry {
     /// The cached value; `None` is a cached tombstone.
-    value: Option<Vec<u8>>,
+    value: Option<SmallBytes>,
     /// Timestamp of the record that last wrote the key.
     timestamp: i64,
     /// The key's position in the dirty order, while it has changes not yet written down.
@@ -79,7 +86,7 @@ pub struct CachingKeyValueStore {
     clock: Arc<RecordClock>,
     max_bytes: usize,
     current_bytes: usize,
-    entries: HashMap<Vec<u8>, CacheEntry>,
+    entries: CacheMap,
     /// The cached keys in order, for range scans.
     keys: BTreeSet<Vec<u8>>,
     /// Keys that became dirty since the last flush, each added when it went from clean to
@@ -116,7 +123,7 @@ impl CachingKeyValueStore {
             clock,
             max_bytes,
             current_bytes: 0,
-            entries: HashMap::new(),
+            entries: CacheMap::default(),
             keys: BTreeSet::new(),
             dirty_keys: Vec::new(),
             dirty_count: 0,
@@ -183,7 +190,7 @@ impl CachingKeyValueStore {
             Some(self.keys.range::<[u8], _>((lower, upper)))
         };
         keys.into_iter().flatten().filter_map(|key| {
-            let entry = self.entries.get(key)?;
+            let entry = self.entries.get(key.as_slice())?;
             Some((key.as_slice(), entry.value.as_deref()))
         })
     }
@@ -212,11 +219,8 @@ impl CachingKeyValueStore {
                     .current_bytes
                     .saturating_sub(cache_entry_size(key, entry.value.as_deref()));
                 match (&mut entry.value, value) {
-                    (Some(buffer), Some(value)) => {
-                        buffer.clear();
-                        buffer.extend_from_slice(value);
-                    }
-                    (slot, value) => *slot = value.map(<[u8]>::to_vec),
+                    (Some(buffer), Some(value)) => buffer.set(value),
+                    (slot, value) => *slot = value.map(SmallBytes::new),
                 }
                 entry.timestamp = timestamp;
                 if entry.dirty_seq.replace(seq).is_none() {
@@ -227,9 +231,9 @@ impl CachingKeyValueStore {
             }
             None => {
                 self.entries.insert(
-                    key.to_vec(),
+                    SmallBytes::new(key),
                     CacheEntry {
-                        value: value.map(<[u8]>::to_vec),
+                        value: value.map(SmallBytes::new),
                         timestamp,
                         dirty_seq: Some(seq),
                         lru_tick: Cell::new(tick),
@@ -293,7 +297,7 @@ impl CachingKeyValueStore {
         }
         let mut order: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.dirty_keys)
             .into_iter()
-            .filter_map(|key| Some((self.entries.get(&key)?.dirty_seq?, key)))
+            .filter_map(|key| Some((self.entries.get(key.as_slice())?.dirty_seq?, key)))
             .collect();
         // A key listed twice has one `dirty_seq`: its second write-down finds it clean.
         order.sort_unstable_by_key(|(seq, _)| *seq);
@@ -329,10 +333,11 @@ impl CachingKeyValueStore {
                     self.inner.put(key, value)?;
                     self.flushed.push(FlushedEntry {
                         key: key.to_vec(),
-                        new_value: Some(value.clone()),
+                        new_value: Some(value.to_vec()),
                         old_value,
                         timestamp: entry.timestamp,
                     });
+                    self.clock.mark_flushed();
                 }
                 None if old_value.is_some() => {
                     self.inner.delete(key)?;
@@ -342,6 +347,7 @@ impl CachingKeyValueStore {
                         old_value,
                         timestamp: entry.timestamp,
                     });
+                    self.clock.mark_flushed();
                 }
                 // Nothing stored and nothing to store: nothing to write or forward.
                 None => {}
@@ -397,17 +403,27 @@ impl CachingKeyValueStore {
         let mut bytes = 0;
         for (key, entry) in &self.entries {
             bytes += cache_entry_size(key, entry.value.as_deref());
-            assert_eq!(self.lru.get(&entry.indexed_tick), Some(key), "lru index");
+            assert_eq!(
+                self.lru.get(&entry.indexed_tick).map(Vec::as_slice),
+                Some(&**key),
+                "lru index"
+            );
             assert!(entry.indexed_tick <= entry.lru_tick.get(), "lru index ahead of use");
             if entry.dirty_seq.is_some() {
-                assert!(self.dirty_keys.contains(key), "dirty key not listed");
+                assert!(
+                    self.dirty_keys.iter().any(|k| k.as_slice() == &**key),
+                    "dirty key not listed"
+                );
             } else {
                 assert!(entry.value.is_some(), "clean tombstone left in the cache");
             }
         }
         assert_eq!(self.lru.len(), self.entries.len(), "lru index size");
         assert_eq!(self.keys.len(), self.entries.len(), "key order size");
-        assert!(self.keys.iter().all(|key| self.entries.contains_key(key)), "key order");
+        assert!(
+            self.keys.iter().all(|key| self.entries.contains_key(key.as_slice())),
+            "key order"
+        );
         assert_eq!(
             self.dirty_count,
             self.entries.values().filter(|e| e.dirty_seq.is_some()).count(),
@@ -455,7 +471,7 @@ impl Drop for ClockOverride<'_> {
 /// stored entry with the same key, and a cached tombstone hides it.
 struct MergedIterator<'a> {
     cached: Peekable<btree_set::Range<'a, Vec<u8>>>,
-    entries: &'a HashMap<Vec<u8>, CacheEntry>,
+    entries: &'a CacheMap,
     stored: Peekable<KeyValueIterator<'a>>,
 }
 
@@ -481,8 +497,8 @@ impl Iterator for MergedIterator<'_> {
                 self.stored.next();
             }
             let key = self.cached.next()?;
-            if let Some(value) = self.entries.get(key).and_then(|entry| entry.value.as_ref()) {
-                return Some(Ok((key.clone(), value.clone())));
+            if let Some(value) = self.entries.get(key.as_slice()).and_then(|entry| entry.value.as_ref()) {
+                return Some(Ok((key.clone(), value.to_vec())));
             }
             // A cached tombstone: the key is deleted, look further.
         }
@@ -522,7 +538,7 @@ impl KeyValueStore for CachingKeyValueStore {
         match self.entries.get(key) {
             Some(entry) => {
                 self.touch(entry);
-                Ok(entry.value.clone())
+                Ok(entry.value.as_deref().map(<[u8]>::to_vec))
             }
             None => self.inner.get(key),
         }
@@ -711,7 +727,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// The size accounting and the dirty and recency indexes stay consistent with the
-        /// cached entries, and the cache never stays over its maximum.
+        /// cached entries, the cache never stays over its maximum, and the record clock is
+        /// marked when entries are written down.
         #[test]
         fn bookkeeping_stays_consistent(
             max_bytes in 1usize..300,
@@ -732,6 +749,8 @@ mod tests {
                         .unwrap(),
                 }
                 s.assert_consistent();
+                // The clock carries the mark exactly when the operation wrote entries down.
+                prop_assert_eq!(s.clock.take_flushed(), !s.drain_flushed().is_empty());
             }
         }
     }

@@ -30,6 +30,7 @@ pub mod restore;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod shared;
+mod small_bytes;
 pub mod store;
 pub mod versioned;
 pub mod window;

@@ -4,7 +4,7 @@
 //! as RocksDB orders them. Typed access (serdes) is added by the outermost layer in
 //! `streams-core`.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crate::versioned::VersionedKeyValueStore;
@@ -21,10 +21,13 @@ pub type KeyValueIterator<'a> = Box<dyn Iterator<Item = Result<KeyValue, StateEr
 ///
 /// The task updates it before each record; store layers that log or cache changes read it to
 /// stamp those changes with the record's timestamp, as Kafka Streams stores read
-/// `context.timestamp()`.
+/// `context.timestamp()`. Caching layers also mark on it that they wrote entries down (an
+/// eviction), so that the task knows, without asking every store after every record, that
+/// there are [`FlushedEntry`]s to forward.
 #[derive(Debug, Default)]
 pub struct RecordClock {
     timestamp: AtomicI64,
+    flushed: AtomicBool,
 }
 
 impl RecordClock {
@@ -41,6 +44,17 @@ impl RecordClock {
     /// The timestamp of the record being processed.
     pub fn timestamp(&self) -> i64 {
         self.timestamp.load(Ordering::Relaxed)
+    }
+
+    /// Marks that a store of the task has entries to drain with
+    /// [`KeyValueStore::drain_flushed`].
+    pub fn mark_flushed(&self) {
+        self.flushed.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a store marked flushed entries since the last call; clears the mark.
+    pub fn take_flushed(&self) -> bool {
+        self.flushed.load(Ordering::Relaxed) && self.flushed.swap(false, Ordering::Relaxed)
     }
 }
 

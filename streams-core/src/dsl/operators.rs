@@ -250,9 +250,9 @@ where
             ctx.record_dropped();
             return Ok(());
         }
-        let old = ctx
-            .timestamped_kv(handle)
-            .get_with_key_bytes(&record.key, &mut self.key_bytes)?;
+        let old =
+            ctx.timestamped_kv(handle)
+                .get_with_key_bytes(&record.key, &mut self.key_bytes, &mut self.value_bytes)?;
         let (new_value, timestamp) = match (&self.aggregation, &old) {
             (
                 Aggregation::Aggregate {

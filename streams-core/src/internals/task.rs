@@ -246,8 +246,9 @@ impl Task {
         let mut input = Some(SourceInput { partition, record });
         self.with_node(source, |node, env| node.process(&mut input, env))?;
         self.spare_metadata = self.env.current.take();
-        // Checked here so that a task without stores or schedules pays no call per record.
-        if !self.env.stores.is_empty() {
+        // Checked here so that a record that evicted nothing from a cache, and a task without
+        // schedules, pay no call per record.
+        if self.env.clock.take_flushed() {
             self.forward_evicted()?;
         }
         if !self.env.schedules.is_empty() {

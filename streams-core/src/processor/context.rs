@@ -608,17 +608,19 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
     }
 
     /// [`get`](Self::get), leaving the stored bytes of `key` in `key_bytes` (replacing its
-    /// content) for a following [`put_at_key_bytes`](Self::put_at_key_bytes).
+    /// content) for a following [`put_at_key_bytes`](Self::put_at_key_bytes); the stored value
+    /// is read into `value_bytes`.
     pub(crate) fn get_with_key_bytes(
         &self,
         key: &K,
         key_bytes: &mut Vec<u8>,
+        value_bytes: &mut Vec<u8>,
     ) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
         self.handle.key_bytes_into(key, key_bytes)?;
-        self.store
-            .get(key_bytes)?
-            .map(|v| self.handle.value_and_timestamp(&v))
-            .transpose()
+        if !self.store.get_into(key_bytes, value_bytes)? {
+            return Ok(None);
+        }
+        self.handle.value_and_timestamp(value_bytes).map(Some)
     }
 
     /// [`put`](Self::put) for a key already serialized, encoding the value in `value_bytes`
