@@ -790,14 +790,14 @@ fn send_json<T: Serialize>(
     )
 }
 
-/// The hand-written window workload: a [`WindowCounts`] per input partition.
-fn window_loop(
+/// Polls `consumer` until `stop`, handing each message with a UTF-8 key, a payload and a
+/// timestamp to `handle` as (topic, partition, key, payload, timestamp); other messages are
+/// skipped.
+fn poll_keyed(
     consumer: &BaseConsumer,
-    producer: &ThreadedProducer<DefaultProducerContext>,
-    out: &str,
     stop: &AtomicBool,
+    mut handle: impl FnMut(&str, i32, &str, &[u8], i64) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut partitions: HashMap<i32, WindowCounts> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
@@ -809,17 +809,30 @@ fn window_loop(
             continue;
         };
         let key = std::str::from_utf8(key).map_err(|e| format!("input key: {e}"))?;
+        handle(message.topic(), message.partition(), key, payload, timestamp)?;
+    }
+    Ok(())
+}
+
+/// The hand-written window workload: a [`WindowCounts`] per input partition.
+fn window_loop(
+    consumer: &BaseConsumer,
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    out: &str,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let mut partitions: HashMap<i32, WindowCounts> = HashMap::new();
+    poll_keyed(consumer, stop, |_, partition, key, payload, timestamp| {
         // The value is parsed, as the framework's source does, though only the key and the
         // timestamp are counted.
         let _value: Input = serde_json::from_slice(payload).map_err(|e| format!("input: {e}"))?;
         partitions
-            .entry(message.partition())
+            .entry(partition)
             .or_default()
             .add(key, timestamp, |key, window, timestamp| {
                 send_json(producer, out, key, &window, timestamp)
-            })?;
-    }
-    Ok(())
+            })
+    })
 }
 
 /// The hand-written stream-join workload: a [`StreamJoin`] per partition (the two topics are
@@ -832,28 +845,17 @@ fn stream_join_loop(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let mut partitions: HashMap<i32, StreamJoin> = HashMap::new();
-    while !stop.load(Ordering::Relaxed) {
-        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let message = message.map_err(kafka_err("poll"))?;
-        let (Some(key), Some(payload), Some(timestamp)) =
-            (message.key(), message.payload(), message.timestamp().to_millis())
-        else {
-            continue;
-        };
-        let key = std::str::from_utf8(key).map_err(|e| format!("input key: {e}"))?;
-        let join = partitions.entry(message.partition()).or_default();
+    poll_keyed(consumer, stop, |topic, partition, key, payload, timestamp| {
+        let join = partitions.entry(partition).or_default();
         let emit = |joined: &JoinOut, timestamp| send_json(producer, out, key, joined, timestamp);
-        if message.topic() == updates {
+        if topic == updates {
             let region: Region = serde_json::from_slice(payload).map_err(|e| format!("region update: {e}"))?;
-            join.on_region(key, timestamp, region, emit)?;
+            join.on_region(key, timestamp, region, emit)
         } else {
             let event: Event = serde_json::from_slice(payload).map_err(|e| format!("input: {e}"))?;
-            join.on_event(key, timestamp, event, emit)?;
+            join.on_event(key, timestamp, event, emit)
         }
-    }
-    Ok(())
+    })
 }
 
 /// One window of [`WindowCounts`] not yet closed.
