@@ -212,6 +212,10 @@ pub struct VersionedBytesStore {
     engine: Box<dyn KeyValueStore>,
     history_retention: i64,
     observed_stream_time: i64,
+    /// The earliest time in the expiry index, or a lower bound of it (`i64::MIN` before the
+    /// index was first read, `i64::MAX` when it is empty): a put that advances stream time
+    /// reads the index only when the cutoff reaches it.
+    earliest_expiry: i64,
 }
 
 impl VersionedBytesStore {
@@ -234,6 +238,7 @@ impl VersionedBytesStore {
             engine,
             history_retention,
             observed_stream_time: i64::MIN,
+            earliest_expiry: i64::MIN,
         })
     }
 
@@ -309,20 +314,35 @@ impl VersionedBytesStore {
     ) -> Result<(), StateError> {
         let key = history_key(prefix, valid_from);
         self.engine.put(&key, &encode(valid_to, value))?;
-        self.engine.put(&expiry_key(valid_to, &key), &[])
+        self.index_expiry(valid_to, &key)
+    }
+
+    /// Files `store_key` in the expiry index under `expires_at`.
+    fn index_expiry(&mut self, expires_at: i64, store_key: &[u8]) -> Result<(), StateError> {
+        self.earliest_expiry = self.earliest_expiry.min(expires_at);
+        self.engine.put(&expiry_key(expires_at, store_key), &[])
     }
 
     /// Removes older records whose validity ended before the history retention, and latest
     /// tombstones older than it.
     fn expire(&mut self) -> Result<(), StateError> {
         let cutoff = self.cutoff();
+        if cutoff < self.earliest_expiry {
+            return Ok(());
+        }
         let mut expired = Vec::new();
-        // Index keys always extend `0x02 ++ time`, so this bound takes every time <= cutoff.
-        for entry in self
-            .engine
-            .range(&[EXPIRY], &expiry_key(cutoff.saturating_add(1), &[]))?
-        {
-            expired.push(entry?.0);
+        let mut next = i64::MAX;
+        for entry in self.engine.prefix_scan(&[EXPIRY])? {
+            let (index_key, _) = entry?;
+            let expires_at = index_key
+                .get(1..1 + TS)
+                .and_then(unordered)
+                .ok_or_else(|| self.corrupt("expiry index key"))?;
+            if expires_at > cutoff {
+                next = expires_at;
+                break;
+            }
+            expired.push(index_key);
         }
         for index_key in expired {
             let store_key = &index_key[1 + TS..];
@@ -340,6 +360,7 @@ impl VersionedBytesStore {
             }
             self.engine.delete(&index_key)?;
         }
+        self.earliest_expiry = next;
         Ok(())
     }
 
@@ -412,7 +433,7 @@ impl VersionedKeyValueStore for VersionedBytesStore {
                 }
                 self.engine.put(&latest_key, &encode(timestamp, value))?;
                 if value.is_none() {
-                    self.engine.put(&expiry_key(timestamp, &latest_key), &[])?;
+                    self.index_expiry(timestamp, &latest_key)?;
                 }
                 PutOutcome::Latest
             }
@@ -608,5 +629,47 @@ impl KeyValueBytesStoreSupplier for VersionedBytesStoreSupplier {
 
     fn history_retention(&self) -> Option<i64> {
         Some(self.history_retention)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::memory::InMemoryKeyValueStore;
+
+    fn physical_keys(store: &VersionedBytesStore) -> Vec<Vec<u8>> {
+        store.engine.all().unwrap().map(|entry| entry.unwrap().0).collect()
+    }
+
+    /// Older records and latest tombstones leave the engine, index entries included, once
+    /// stream time passes their validity by the retention; puts that expire nothing do not
+    /// read the index.
+    #[test]
+    fn expired_versions_leave_the_engine() {
+        let mut store = VersionedBytesStore::new("v", Box::new(InMemoryKeyValueStore::new("v")), 10).unwrap();
+        store.put_versioned(b"a", Some(b"1"), 0).unwrap();
+        store.put_versioned(b"a", Some(b"2"), 5).unwrap();
+        store.put_versioned(b"b", None, 8).unwrap();
+        // latest a, latest b (tombstone), history a@0, index entries at 5 (a@0) and 8 (b).
+        assert_eq!(physical_keys(&store).len(), 5);
+        // The first put read the (then empty) index; the next ones, cutoffs -5 and -2, are
+        // before the earliest entry (5) and skipped it.
+        assert_eq!(store.earliest_expiry, 5);
+        // Stream time 16: cutoff 6 expires a@0 (valid to 5), not the tombstone at 8.
+        store.put_versioned(b"c", Some(b"3"), 16).unwrap();
+        assert_eq!(store.earliest_expiry, 8);
+        assert_eq!(physical_keys(&store).len(), 4, "latest a, b, c and b's index entry");
+        assert_eq!(store.get_as_of(b"a", 3).unwrap(), None);
+        // Stream time 18: cutoff 8 expires the tombstone of b.
+        store.put_versioned(b"c", Some(b"4"), 18).unwrap();
+        let mut expected = vec![latest_key(b"a"), latest_key(b"c")];
+        // c@16 is history now, valid to 18: it and its index entry stay.
+        expected.push(history_key(&history_prefix(b"c").unwrap(), 16));
+        expected.push(expiry_key(18, &history_key(&history_prefix(b"c").unwrap(), 16)));
+        expected.sort();
+        assert_eq!(physical_keys(&store), expected);
+        assert_eq!(store.earliest_expiry, 18);
+        assert_eq!(store.get_as_of(b"c", 17).unwrap().map(|r| r.value), Some(b"3".to_vec()));
     }
 }
