@@ -35,17 +35,6 @@ pub fn cache_entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
 /// lookup does not follow pointers.
 type CacheMap = HashMap<SmallBytes, CacheEntry, foldhash::fast::RandomState>;
 
-/// When and in which order a cached write happened.
-#[derive(Debug, Clone, Copy)]
-struct Stamp {
-    /// The timestamp of the record being processed.
-    timestamp: i64,
-    /// The write's place in the recency order.
-    tick: u64,
-    /// The write's place in the dirty order.
-    seq: u64,
-}
-
 #[derive(Debug)]
 struct CacheEntry {
     /// The cached value; `None` is a cached tombstone.
@@ -217,75 +206,48 @@ impl CachingKeyValueStore {
         entry.lru_tick.set(self.take_tick());
     }
 
-    /// Stamps a write: the record's timestamp, a recency tick and a dirty sequence number.
-    fn stamp(&mut self) -> Stamp {
-        let stamp = Stamp {
-            timestamp: self.clock.timestamp(),
-            tick: self.take_tick(),
-            seq: self.next_dirty_seq,
-        };
-        self.next_dirty_seq += 1;
-        stamp
-    }
-
     /// Caches `value` (`None`: a tombstone) for `key` as a dirty entry, then evicts if needed.
     fn put_internal(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
         self.check_open()?;
-        let stamp = self.stamp();
+        let timestamp = self.clock.timestamp();
+        let tick = self.take_tick();
+        let seq = self.next_dirty_seq;
+        self.next_dirty_seq += 1;
         match self.entries.get_mut(key) {
-            Some(entry) => Self::rewrite(
-                entry,
-                key,
-                value,
-                stamp,
-                &mut self.current_bytes,
-                &mut self.dirty_keys,
-                &mut self.dirty_count,
-            ),
+            Some(entry) => {
+                self.current_bytes = self
+                    .current_bytes
+                    .saturating_sub(cache_entry_size(key, entry.value.as_deref()));
+                match (&mut entry.value, value) {
+                    (Some(buffer), Some(value)) => buffer.set(value),
+                    (slot, value) => *slot = value.map(SmallBytes::new),
+                }
+                entry.timestamp = timestamp;
+                if entry.dirty_seq.replace(seq).is_none() {
+                    self.dirty_keys.push(key.to_vec());
+                    self.dirty_count += 1;
+                }
+                entry.lru_tick.set(tick);
+            }
             None => {
                 self.entries.insert(
                     SmallBytes::new(key),
                     CacheEntry {
                         value: value.map(SmallBytes::new),
-                        timestamp: stamp.timestamp,
-                        dirty_seq: Some(stamp.seq),
-                        lru_tick: Cell::new(stamp.tick),
-                        indexed_tick: stamp.tick,
+                        timestamp,
+                        dirty_seq: Some(seq),
+                        lru_tick: Cell::new(tick),
+                        indexed_tick: tick,
                     },
                 );
                 self.keys.insert(key.to_vec());
                 self.dirty_keys.push(key.to_vec());
                 self.dirty_count += 1;
-                self.lru.insert(stamp.tick, key.to_vec());
-                self.current_bytes += cache_entry_size(key, value);
+                self.lru.insert(tick, key.to_vec());
             }
         }
+        self.current_bytes += cache_entry_size(key, value);
         self.maybe_evict()
-    }
-
-    /// Writes `value` into the cached `entry` of `key` as a dirty write stamped `stamp`,
-    /// keeping the cache's size (`current_bytes`) and dirty list up to date.
-    fn rewrite(
-        entry: &mut CacheEntry,
-        key: &[u8],
-        value: Option<&[u8]>,
-        stamp: Stamp,
-        current_bytes: &mut usize,
-        dirty_keys: &mut Vec<Vec<u8>>,
-        dirty_count: &mut usize,
-    ) {
-        *current_bytes =
-            current_bytes.saturating_sub(cache_entry_size(key, entry.value.as_deref())) + cache_entry_size(key, value);
-        match (&mut entry.value, value) {
-            (Some(buffer), Some(value)) => buffer.set(value),
-            (slot, value) => *slot = value.map(SmallBytes::new),
-        }
-        entry.timestamp = stamp.timestamp;
-        if entry.dirty_seq.replace(stamp.seq).is_none() {
-            dirty_keys.push(key.to_vec());
-            *dirty_count += 1;
-        }
-        entry.lru_tick.set(stamp.tick);
     }
 
     /// Evicts least recently used entries until the cache is within its maximum.
@@ -601,46 +563,6 @@ impl KeyValueStore for CachingKeyValueStore {
         self.put_internal(key, Some(value))
     }
 
-    /// A cached key is read and rewritten with one lookup; any other is read from the wrapped
-    /// store (a miss does not load it) and then cached as a put.
-    fn update(
-        &mut self,
-        key: &[u8],
-        value: &mut Vec<u8>,
-        update: &mut dyn FnMut(bool, &mut Vec<u8>) -> bool,
-    ) -> Result<bool, StateError> {
-        self.check_open()?;
-        let stamp = self.stamp();
-        let Some(entry) = self.entries.get_mut(key) else {
-            let found = self.inner.get_into(key, value)?;
-            if !update(found, value) {
-                return Ok(false);
-            }
-            self.put_internal(key, Some(value))?;
-            return Ok(true);
-        };
-        value.clear();
-        if let Some(cached) = &entry.value {
-            value.extend_from_slice(cached);
-        }
-        // The read counts as use even when nothing is written.
-        entry.lru_tick.set(stamp.tick);
-        if !update(entry.value.is_some(), value) {
-            return Ok(false);
-        }
-        Self::rewrite(
-            entry,
-            key,
-            Some(value),
-            stamp,
-            &mut self.current_bytes,
-            &mut self.dirty_keys,
-            &mut self.dirty_count,
-        );
-        self.maybe_evict()?;
-        Ok(true)
-    }
-
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let previous = self.get(key)?;
         self.put_internal(key, None)?;
@@ -781,7 +703,6 @@ mod tests {
     enum Op {
         Put(Vec<u8>, Vec<u8>),
         Delete(Vec<u8>),
-        Update(Vec<u8>, Vec<u8>, bool),
         Get(Vec<u8>),
         Flush,
         Restore(Vec<u8>, Option<Vec<u8>>),
@@ -795,8 +716,6 @@ mod tests {
         prop_oneof![
             4 => (key(), prop::collection::vec(any::<u8>(), 0..6)).prop_map(|(k, v)| Op::Put(k, v)),
             2 => key().prop_map(Op::Delete),
-            2 => (key(), prop::collection::vec(any::<u8>(), 0..6), any::<bool>())
-                .prop_map(|(k, v, w)| Op::Update(k, v, w)),
             2 => key().prop_map(Op::Get),
             1 => Just(Op::Flush),
             1 => (key(), prop::option::of(prop::collection::vec(any::<u8>(), 0..3)))
@@ -820,16 +739,6 @@ mod tests {
                 match op {
                     Op::Put(k, v) => s.put(&k, &v).unwrap(),
                     Op::Delete(k) => { s.delete(&k).unwrap(); }
-                    Op::Update(k, v, write) => {
-                        let stored = s
-                            .update(&k, &mut Vec::new(), &mut |_, bytes| {
-                                bytes.clear();
-                                bytes.extend_from_slice(&v);
-                                write
-                            })
-                            .unwrap();
-                        prop_assert_eq!(stored, write);
-                    }
                     Op::Get(k) => { s.get(&k).unwrap(); }
                     Op::Flush => {
                         s.flush().unwrap();

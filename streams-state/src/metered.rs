@@ -140,21 +140,6 @@ impl KeyValueStore for MeteredKeyValueStore {
         self.inner.put(key, value)
     }
 
-    /// Counts a get, and a put when it stores.
-    fn update(
-        &mut self,
-        key: &[u8],
-        value: &mut Vec<u8>,
-        update: &mut dyn FnMut(bool, &mut Vec<u8>) -> bool,
-    ) -> Result<bool, StateError> {
-        self.gets.set(self.gets.get() + 1);
-        let stored = self.inner.update(key, value, update)?;
-        if stored {
-            self.metrics.puts += 1;
-        }
-        Ok(stored)
-    }
-
     fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.metrics.puts_if_absent += 1;
         self.inner.put_if_absent(key, value)

@@ -123,26 +123,6 @@ pub trait KeyValueStore: StateStore {
     /// Stores `value` for `key`, replacing what was there.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError>;
 
-    /// A read-modify-write of `key`: reads its value into `value` (as
-    /// [`get_into`](Self::get_into)), calls `update` with whether there was one, and stores
-    /// what `update` left in `value` if it returns `true`. Returns whether it stored.
-    ///
-    /// The same as `get_into` followed by `put`, which is what it does unless a layer can do
-    /// both with one lookup (the write cache does).
-    fn update(
-        &mut self,
-        key: &[u8],
-        value: &mut Vec<u8>,
-        update: &mut dyn FnMut(bool, &mut Vec<u8>) -> bool,
-    ) -> Result<bool, StateError> {
-        let found = self.get_into(key, value)?;
-        if !update(found, value) {
-            return Ok(false);
-        }
-        self.put(key, value)?;
-        Ok(true)
-    }
-
     /// Stores `value` for `key` only if no value is stored; returns the value that was there.
     fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let existing = self.get(key)?;

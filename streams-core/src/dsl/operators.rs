@@ -250,38 +250,32 @@ where
             ctx.record_dropped();
             return Ok(());
         }
-        let Record {
-            key,
-            value,
-            timestamp: record_timestamp,
-            headers,
-        } = record;
-        let aggregation = &self.aggregation;
-        let (old, new_value, timestamp) = ctx.timestamped_kv(handle).update_with_buffers(
-            &key,
-            &mut self.key_bytes,
-            &mut self.value_bytes,
-            |old| match (aggregation, old) {
-                (
-                    Aggregation::Aggregate {
-                        initializer,
-                        aggregator,
-                    },
-                    None,
-                ) => Ok((aggregator(&key, value, initializer()), record_timestamp)),
-                (Aggregation::Aggregate { aggregator, .. }, Some(old)) => Ok((
-                    aggregator(&key, value, old.value.clone()),
-                    record_timestamp.max(old.timestamp),
-                )),
-                (Aggregation::Reduce { .. }, None) => match into_aggregate::<V, VA>(value) {
-                    Some(v) => Ok((v, record_timestamp)),
-                    None => Err(StreamsError::Internal("reduce with different value types".into())),
+        let old =
+            ctx.timestamped_kv(handle)
+                .get_with_key_bytes(&record.key, &mut self.key_bytes, &mut self.value_bytes)?;
+        let (new_value, timestamp) = match (&self.aggregation, &old) {
+            (
+                Aggregation::Aggregate {
+                    initializer,
+                    aggregator,
                 },
-                (Aggregation::Reduce { reducer }, Some(old)) => {
-                    Ok((reducer(old.value.clone(), value), record_timestamp.max(old.timestamp)))
-                }
+                None,
+            ) => (aggregator(&record.key, record.value, initializer()), record.timestamp),
+            (Aggregation::Aggregate { aggregator, .. }, Some(old)) => (
+                aggregator(&record.key, record.value, old.value.clone()),
+                record.timestamp.max(old.timestamp),
+            ),
+            (Aggregation::Reduce { .. }, None) => match into_aggregate::<V, VA>(record.value) {
+                Some(v) => (v, record.timestamp),
+                None => return Err(StreamsError::Internal("reduce with different value types".into())),
             },
-        )?;
+            (Aggregation::Reduce { reducer }, Some(old)) => (
+                reducer(old.value.clone(), record.value),
+                record.timestamp.max(old.timestamp),
+            ),
+        };
+        ctx.timestamped_kv(handle)
+            .put_at_key_bytes(&self.key_bytes, &new_value, timestamp, &mut self.value_bytes)?;
         if !self.cached {
             let old_value = if self.send_old_values.load(Ordering::Relaxed) {
                 old.map(|o| o.value)
@@ -289,10 +283,10 @@ where
                 None
             };
             ctx.forward(Record {
-                key,
+                key: record.key,
                 value: Change::new(Some(new_value), old_value),
                 timestamp,
-                headers,
+                headers: record.headers,
             })?;
         }
         Ok(())

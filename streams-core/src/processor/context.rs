@@ -607,45 +607,33 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreView<'_, K, V> {
             .collect()
     }
 
-    /// A read-modify-write of `key`'s row with one store lookup where the store can do it (the
-    /// write cache): `update` gets the row as stored (or `None`) and returns the new value and
-    /// its timestamp, which are written. Returns the old row and the new value and timestamp.
-    /// `key_bytes` and `value_bytes` are buffers kept between calls.
-    pub(crate) fn update_with_buffers(
-        &mut self,
+    /// [`get`](Self::get), leaving the stored bytes of `key` in `key_bytes` (replacing its
+    /// content) for a following [`put_at_key_bytes`](Self::put_at_key_bytes); the stored value
+    /// is read into `value_bytes`.
+    pub(crate) fn get_with_key_bytes(
+        &self,
         key: &K,
         key_bytes: &mut Vec<u8>,
         value_bytes: &mut Vec<u8>,
-        update: impl FnOnce(Option<&ValueAndTimestamp<V>>) -> Result<(V, i64), StreamsError>,
-    ) -> Result<(Option<ValueAndTimestamp<V>>, V, i64), StreamsError> {
+    ) -> Result<Option<ValueAndTimestamp<V>>, StreamsError> {
         self.handle.key_bytes_into(key, key_bytes)?;
-        let handle = self.handle;
-        let mut update = Some(update);
-        let mut outcome = None;
-        self.store.update(key_bytes, value_bytes, &mut |found, bytes| {
-            let Some(update) = update.take() else {
-                return false;
-            };
-            let result = (|| {
-                let old = if found {
-                    Some(handle.value_and_timestamp(bytes)?)
-                } else {
-                    None
-                };
-                let (new, timestamp) = update(old.as_ref())?;
-                handle.value_bytes_into(&new, timestamp, bytes)?;
-                Ok((old, new, timestamp))
-            })();
-            let write = result.is_ok();
-            outcome = Some(result);
-            write
-        })?;
-        outcome.unwrap_or_else(|| {
-            Err(StreamsError::Internal(format!(
-                "store `{}` did not read the row it was asked to update",
-                handle.name
-            )))
-        })
+        if !self.store.get_into(key_bytes, value_bytes)? {
+            return Ok(None);
+        }
+        self.handle.value_and_timestamp(value_bytes).map(Some)
+    }
+
+    /// [`put`](Self::put) for a key already serialized, encoding the value in `value_bytes`
+    /// (replacing its content).
+    pub(crate) fn put_at_key_bytes(
+        &mut self,
+        key_bytes: &[u8],
+        value: &V,
+        timestamp: i64,
+        value_bytes: &mut Vec<u8>,
+    ) -> Result<(), StreamsError> {
+        self.handle.value_bytes_into(value, timestamp, value_bytes)?;
+        Ok(self.store.put(key_bytes, value_bytes)?)
     }
 }
 

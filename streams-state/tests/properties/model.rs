@@ -15,8 +15,6 @@ pub enum Op {
     Put(Vec<u8>, Vec<u8>),
     PutIfAbsent(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
-    /// A read-modify-write that writes the value when the flag is set.
-    Update(Vec<u8>, Vec<u8>, bool),
     Get(Vec<u8>),
     Range(Vec<u8>, Vec<u8>),
     PrefixScan(Vec<u8>),
@@ -43,7 +41,6 @@ pub fn op() -> impl Strategy<Value = Op> {
         6 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
         2 => (key(), value()).prop_map(|(k, v)| Op::PutIfAbsent(k, v)),
         3 => key().prop_map(Op::Delete),
-        3 => (key(), value(), prop::bool::weighted(0.8)).prop_map(|(k, v, w)| Op::Update(k, v, w)),
         3 => key().prop_map(Op::Get),
         2 => (key(), key()).prop_map(|(from, to)| Op::Range(from, to)),
         2 => key().prop_map(Op::PrefixScan),
@@ -60,7 +57,6 @@ pub fn write_op() -> impl Strategy<Value = Op> {
         6 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
         2 => (key(), value()).prop_map(|(k, v)| Op::PutIfAbsent(k, v)),
         3 => key().prop_map(Op::Delete),
-        3 => (key(), value(), prop::bool::weighted(0.8)).prop_map(|(k, v, w)| Op::Update(k, v, w)),
         1 => Just(Op::Flush),
         2 => (0i64..1000).prop_map(Op::SetClock),
     ]
@@ -107,32 +103,6 @@ pub fn apply(
         Op::Delete(k) => {
             let previous = store.delete(k).unwrap();
             prop_assert_eq!(previous, model.remove(k), "delete {:?}", k);
-            Ok(Some(k.clone()))
-        }
-        Op::Update(k, v, write) => {
-            // A stale buffer: the store must replace its content with the stored value.
-            let mut buffer = vec![9, 9];
-            let mut seen = None;
-            let stored = store
-                .update(k, &mut buffer, &mut |found, bytes| {
-                    seen = Some((found, bytes.clone()));
-                    bytes.clear();
-                    bytes.extend_from_slice(v);
-                    *write
-                })
-                .unwrap();
-            let before = model.get(k).cloned();
-            prop_assert_eq!(
-                seen,
-                Some((before.is_some(), before.unwrap_or_default())),
-                "update {:?} read",
-                k
-            );
-            prop_assert_eq!(stored, *write, "update {:?} stored", k);
-            if !*write {
-                return Ok(None);
-            }
-            model.insert(k.clone(), v.clone());
             Ok(Some(k.clone()))
         }
         Op::Get(k) => {
