@@ -8,6 +8,9 @@ use streams_core::serde::Serdes;
 use streams_core::StreamsError;
 use testkit::{TestRecord, TopologyTestDriver};
 
+mod common;
+use common::GUIDE_TIMELINE;
+
 #[derive(Clone, Copy)]
 enum Variant {
     Inner,
@@ -35,25 +38,6 @@ fn driver(variant: Variant) -> Result<TopologyTestDriver, StreamsError> {
     TopologyTestDriver::new(builder.build()?)
 }
 
-/// The guide's timeline: `(timestamp, left or right, value)`; `None` is a tombstone.
-const TIMELINE: [(i64, bool, Option<&str>); 15] = [
-    (1, true, None),
-    (2, false, None),
-    (3, true, Some("A")),
-    (4, false, Some("a")),
-    (5, true, Some("B")),
-    (6, false, Some("b")),
-    (7, true, None),
-    (8, false, None),
-    (9, true, Some("C")),
-    (10, false, Some("c")),
-    (11, false, None),
-    (12, true, None),
-    (13, false, None),
-    (14, false, Some("d")),
-    (15, true, Some("D")),
-];
-
 /// Pipes the timeline and returns, per input timestamp, what the join emitted.
 fn run(variant: Variant) -> Result<Vec<(i64, Vec<(Option<String>, i64)>)>, StreamsError> {
     let driver = driver(variant)?;
@@ -61,7 +45,7 @@ fn run(variant: Variant) -> Result<Vec<(i64, Vec<(Option<String>, i64)>)>, Strea
     let mut right = driver.create_input_topic("right", Serdes::string(), Serdes::nullable(Serdes::string()));
     let out = driver.create_output_topic("out", Serdes::string(), Serdes::nullable(Serdes::string()));
     let mut emitted = Vec::new();
-    for (timestamp, is_left, value) in TIMELINE {
+    for (timestamp, is_left, value) in GUIDE_TIMELINE {
         let topic = if is_left { &mut left } else { &mut right };
         topic.pipe_record(TestRecord::new("k".to_owned(), value.map(str::to_owned), timestamp))?;
         let records: Vec<(Option<String>, i64)> = out

@@ -9,6 +9,9 @@ use streams_core::topology::Topology;
 use streams_core::StreamsError;
 use testkit::{DriverConfig, TestRecord, TopologyTestDriver};
 
+mod common;
+use common::GUIDE_TIMELINE;
+
 fn s(text: &str) -> String {
     text.to_owned()
 }
@@ -486,24 +489,6 @@ fn a_task_takes_buffered_records_of_its_inputs_in_timestamp_order() -> Result<()
 /// results against a versioned table (everything arrives in order).
 #[test]
 fn stream_table_joins_follow_the_dsl_guide_timeline() -> Result<(), StreamsError> {
-    // (timestamp, stream side?, value); `None` is null.
-    let timeline: [(i64, bool, Option<&str>); 15] = [
-        (1, true, None),
-        (2, false, None),
-        (3, true, Some("A")),
-        (4, false, Some("a")),
-        (5, true, Some("B")),
-        (6, false, Some("b")),
-        (7, true, None),
-        (8, false, None),
-        (9, true, Some("C")),
-        (10, false, Some("c")),
-        (11, false, None),
-        (12, true, None),
-        (13, false, None),
-        (14, false, Some("d")),
-        (15, true, Some("D")),
-    ];
     for versioned in [false, true] {
         for left in [false, true] {
             let builder = StreamsBuilder::new();
@@ -542,7 +527,7 @@ fn stream_table_joins_follow_the_dsl_guide_timeline() -> Result<(), StreamsError
                 driver.create_input_topic::<String, Option<String>>("right", Serdes::string(), Serdes::string());
             let out = driver.create_output_topic::<String, String>("out", Serdes::string(), Serdes::string());
             let mut emitted = Vec::new();
-            for (ts, is_stream, value) in timeline {
+            for (ts, is_stream, value) in GUIDE_TIMELINE {
                 let value = value.map(s);
                 if is_stream {
                     stream_in.pipe_input_at(s("k"), value, ts)?;
